@@ -1,0 +1,382 @@
+//! `keyward-cli`: Keyward without a window, on the same core and the same database as the app.
+//!
+//! Exit codes: 0 success (for `verify`: the key is valid); 1 a refusal (`verify`: not valid; an
+//! unknown key id); 2 a usage or storage error.
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chrono::{DateTime, Local, NaiveDate, TimeZone, Utc};
+use clap::{Parser, Subcommand, ValueEnum};
+use keyward_core::{
+    resolve_db_location, Error, ExpiryChoice, KeyStatus, KeySummary, ListQuery, NewKey,
+    SecretToken, Store, MAX_PAGE_SIZE,
+};
+use zeroize::Zeroize;
+
+#[derive(Parser)]
+#[command(
+    name = "keyward-cli",
+    version,
+    about = "Issue, list, revoke and verify Keyward API keys"
+)]
+struct Cli {
+    /// The key database [default: $KEYWARD_DB, else the app's database in your data folder]
+    #[arg(long, global = true, value_name = "PATH")]
+    db: Option<PathBuf>,
+    /// Print machine-readable JSON instead of text
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create, list, revoke or delete keys
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Check a key: prints VALID, MALFORMED, NOT_FOUND, REVOKED or EXPIRED; exits 0 only when valid
+    Verify {
+        /// The full key, or "-" to read it from standard input (keeps it out of `ps`)
+        token: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Issue a new key; the key is printed once, on standard output
+    Create {
+        #[arg(long)]
+        name: String,
+        /// `30d` (any number of days), a date `YYYY-MM-DD` (the end of that day, local time), or `never`
+        #[arg(long, default_value = "90d", value_parser = parse_expiry)]
+        expires: ExpiryChoice,
+    },
+    /// List keys, newest first
+    List {
+        /// Only keys whose name or id contains this text
+        #[arg(long)]
+        search: Option<String>,
+        #[arg(long, value_enum)]
+        status: Option<StatusArg>,
+        /// Show at most this many keys
+        #[arg(long)]
+        limit: Option<u32>,
+    },
+    /// Revoke keys at once and for good: anything using them stops working
+    Revoke {
+        #[arg(required = true, value_name = "ID")]
+        ids: Vec<String>,
+    },
+    /// Delete keys permanently (their audit history is kept)
+    Delete {
+        #[arg(required = true, value_name = "ID")]
+        ids: Vec<String>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum StatusArg {
+    Active,
+    Expired,
+    Revoked,
+}
+
+impl From<StatusArg> for KeyStatus {
+    fn from(status: StatusArg) -> Self {
+        match status {
+            StatusArg::Active => Self::Active,
+            StatusArg::Expired => Self::Expired,
+            StatusArg::Revoked => Self::Revoked,
+        }
+    }
+}
+
+/// Turns `30d`, `2027-01-31` or `never` into an expiry choice.
+fn parse_expiry(text: &str) -> Result<ExpiryChoice, String> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("never") {
+        return Ok(ExpiryChoice::Never);
+    }
+    if let Some(days) = text.strip_suffix('d') {
+        return days
+            .parse::<u32>()
+            .map(ExpiryChoice::Days)
+            .map_err(|_| format!("\"{text}\" is not a number of days; write it like 30d"));
+    }
+    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+        format!(
+            "\"{text}\" is not an expiry; use a number of days (30d), a date (2027-01-31) or never"
+        )
+    })?;
+    Ok(ExpiryChoice::Until(end_of_local_day(date)?))
+}
+
+/// The first moment after `date` ends, in local time, as UTC.
+fn end_of_local_day(date: NaiveDate) -> Result<DateTime<Utc>, String> {
+    let next = date
+        .succ_opt()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .ok_or_else(|| format!("{date} is too far in the future"))?;
+    Local
+        .from_local_datetime(&next)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| format!("{date} does not exist in the local time zone"))
+}
+
+/// Accepts a bare id (`3fJk9QzP0a`) or the form lists show (`kw_3fJk9QzP0a`).
+fn normalize_id(text: &str) -> String {
+    let text = text.trim();
+    match text.split('_').collect::<Vec<_>>().as_slice() {
+        [_prefix, id, ..] => (*id).to_owned(),
+        _ => text.to_owned(),
+    }
+}
+
+fn local(at: Option<DateTime<Utc>>, none: &str) -> String {
+    at.map(|t| t.with_timezone(&Local).format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_else(|| none.to_owned())
+}
+
+enum Failure {
+    /// Exit 1: the request was understood and refused.
+    Refused(String),
+    /// Exit 2: bad usage, or the database could not be used.
+    Broken(String),
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::KeyNotFound(_) => Self::Refused(error.to_string()),
+            other => Self::Broken(other.to_string()),
+        }
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(error: std::io::Error) -> Self {
+        Self::Broken(error.to_string())
+    }
+}
+
+impl From<serde_json::Error> for Failure {
+    fn from(error: serde_json::Error) -> Self {
+        Self::Broken(error.to_string())
+    }
+}
+
+fn print_keys(keys: &[KeySummary]) {
+    println!(
+        "{:<14} {:<30} {:<8} {:<16} {:<16} {:<16}",
+        "ID", "NAME", "STATUS", "CREATED", "EXPIRES", "LAST USED"
+    );
+    for key in keys {
+        println!(
+            "{:<14} {:<30} {:<8} {:<16} {:<16} {:<16}",
+            format!("{}_{}", key.prefix, key.id),
+            key.name,
+            key.status.as_str(),
+            local(Some(key.created_at), ""),
+            local(key.expires_at, "never"),
+            local(key.last_used_at, "never"),
+        );
+    }
+}
+
+async fn list_all(
+    store: &Store,
+    mut query: ListQuery,
+    limit: Option<u32>,
+) -> Result<Vec<KeySummary>, Error> {
+    let mut keys = Vec::new();
+    loop {
+        let wanted = limit.map_or(MAX_PAGE_SIZE, |l| {
+            l.saturating_sub(query.offset).min(MAX_PAGE_SIZE)
+        });
+        if wanted == 0 {
+            return Ok(keys);
+        }
+        query.limit = wanted;
+        let page = store.list_keys(&query).await?;
+        let got = u32::try_from(page.keys.len()).unwrap_or(u32::MAX);
+        keys.extend(page.keys);
+        query.offset += got;
+        if got < wanted || query.offset >= page.total {
+            return Ok(keys);
+        }
+    }
+}
+
+fn read_token(arg: String) -> Result<SecretToken, Failure> {
+    if arg != "-" {
+        return Ok(SecretToken::from(arg));
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let token = SecretToken::from(line.trim().to_owned());
+    line.zeroize();
+    Ok(token)
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, Failure> {
+    let location = resolve_db_location(cli.db);
+    location.prepare().map_err(|e| {
+        Failure::Broken(format!("Could not create {}: {e}", location.path.display()))
+    })?;
+    let store = Store::open(&location.path).await?;
+    let code = match cli.command {
+        Command::Keys(KeysCommand::Create { name, expires }) => {
+            let created = store
+                .create_key(NewKey {
+                    name,
+                    expiry: expires,
+                })
+                .await?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&created)?);
+            } else {
+                println!("{}", created.token.expose());
+                eprintln!(
+                    "Created \"{}\" ({}_{}), expires {}. Copy the key above now: it is shown only once.",
+                    created.key.name,
+                    created.key.prefix,
+                    created.key.id,
+                    local(created.key.expires_at, "never"),
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Keys(KeysCommand::List {
+            search,
+            status,
+            limit,
+        }) => {
+            let query = ListQuery {
+                search,
+                status: status.map(KeyStatus::from),
+                ..ListQuery::default()
+            };
+            let keys = list_all(&store, query, limit).await?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&keys)?);
+            } else {
+                print_keys(&keys);
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Keys(KeysCommand::Revoke { ids }) => {
+            let ids: Vec<String> = ids.iter().map(|id| normalize_id(id)).collect();
+            let outcome = store.revoke_keys(&ids).await?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&outcome)?);
+            } else {
+                for id in &outcome.revoked {
+                    println!("Revoked {id}");
+                }
+                for id in &outcome.already_revoked {
+                    println!("{id} was already revoked");
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Keys(KeysCommand::Delete { ids }) => {
+            let ids: Vec<String> = ids.iter().map(|id| normalize_id(id)).collect();
+            let deleted = store.delete_keys(&ids).await?;
+            if cli.json {
+                println!("{}", serde_json::json!({ "deleted": deleted }));
+            } else {
+                println!("Deleted {deleted} key(s)");
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Verify { token } => {
+            let token = read_token(token)?;
+            let verdict = store.verify(&token).await?;
+            if cli.json {
+                println!("{}", serde_json::to_string(&verdict)?);
+            } else {
+                match &verdict {
+                    keyward_core::Verdict::Valid { key } => println!(
+                        "VALID {} \"{}\", expires {}",
+                        key.id,
+                        key.name,
+                        local(key.expires_at, "never")
+                    ),
+                    other => println!("{}", other.label()),
+                }
+            }
+            if verdict.is_valid() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    };
+    std::io::stdout().flush()?;
+    store.close().await;
+    Ok(code)
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("keyward-cli: could not start: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(Failure::Refused(message)) => {
+            eprintln!("keyward-cli: {message}");
+            ExitCode::from(1)
+        }
+        Err(Failure::Broken(message)) => {
+            eprintln!("keyward-cli: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expiry_arguments_parse() {
+        assert_eq!(parse_expiry("30d"), Ok(ExpiryChoice::Days(30)));
+        assert_eq!(parse_expiry("never"), Ok(ExpiryChoice::Never));
+        assert!(matches!(
+            parse_expiry("2030-01-31"),
+            Ok(ExpiryChoice::Until(_))
+        ));
+        for bad in ["", "30", "d", "-3d", "2030-13-01", "tomorrow"] {
+            assert!(parse_expiry(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn ids_are_accepted_with_or_without_prefix() {
+        assert_eq!(normalize_id("kw_3fJk9QzP0a"), "3fJk9QzP0a");
+        assert_eq!(normalize_id("3fJk9QzP0a"), "3fJk9QzP0a");
+        assert_eq!(normalize_id(" kw_3fJk9QzP0a_…x9Qa "), "3fJk9QzP0a");
+    }
+}

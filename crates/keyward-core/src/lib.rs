@@ -1,0 +1,22 @@
+//! Keyward's core: everything the desktop app and the CLI do, with no UI dependency.
+//!
+//! - [`token`]: the key format, generation and parsing.
+//! - [`hash`]: argon2id hashing of secrets.
+//! - [`store`]: the SQLite file: keys, verification and the audit log.
+//! - [`models`]: the types shared with the CLI and, through ts-rs, with the UI.
+
+pub mod clock;
+pub mod error;
+pub mod hash;
+pub mod models;
+pub mod paths;
+pub mod secret;
+pub mod store;
+pub mod token;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{Error, Result};
+pub use models::*;
+pub use paths::{resolve_db_location, DbLocation};
+pub use secret::SecretToken;
+pub use store::{current_os_user, Store, StoreOptions};

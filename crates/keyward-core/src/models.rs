@@ -1,0 +1,314 @@
+//! What crosses between the core, the CLI and the UI. Every type here derives `TS`, and the
+//! TypeScript in `ui/src/bindings/` is generated from it (`cargo test` writes it).
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::error::{Error, Result};
+use crate::secret::{serialize_exposed, SecretToken};
+
+pub const NAME_MAX_CHARS: usize = 50;
+pub const DEFAULT_EXPIRY_DAYS: u32 = 90;
+pub const EXPIRY_PRESET_DAYS: [u32; 6] = [7, 30, 60, 90, 180, 365];
+pub const MAX_EXPIRY_DAYS: u32 = 3650;
+pub const MAX_PAGE_SIZE: u32 = 200;
+
+/// Derived from the row and the clock, never stored: Revoked beats Expired beats Active.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum KeyStatus {
+    Active,
+    Expired,
+    Revoked,
+}
+
+impl KeyStatus {
+    pub fn derive(
+        now: DateTime<Utc>,
+        expires_at: Option<DateTime<Utc>>,
+        revoked_at: Option<DateTime<Utc>>,
+    ) -> Self {
+        if revoked_at.is_some() {
+            Self::Revoked
+        } else if expires_at.is_some_and(|at| at <= now) {
+            Self::Expired
+        } else {
+            Self::Active
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Expired => "expired",
+            Self::Revoked => "revoked",
+        }
+    }
+}
+
+/// How long a new key lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+#[ts(export)]
+pub enum ExpiryChoice {
+    /// This many days from now (the UI offers 7, 30, 60, 90, 180 and 365).
+    Days(u32),
+    /// A moment chosen by the user, which must be in the future. The UI and the CLI turn a
+    /// calendar date into the end of that day in local time.
+    Until(DateTime<Utc>),
+    /// No expiry. The UI shows a warning next to this choice.
+    Never,
+}
+
+impl Default for ExpiryChoice {
+    fn default() -> Self {
+        Self::Days(DEFAULT_EXPIRY_DAYS)
+    }
+}
+
+impl ExpiryChoice {
+    /// When a key created at `now` with this choice expires; `None` means never.
+    pub fn expires_at(self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>> {
+        match self {
+            Self::Days(days) if (1..=MAX_EXPIRY_DAYS).contains(&days) => {
+                Ok(Some(now + Duration::days(i64::from(days))))
+            }
+            Self::Days(_) => Err(Error::InvalidInput(format!(
+                "Choose an expiry between 1 and {MAX_EXPIRY_DAYS} days."
+            ))),
+            Self::Until(at) if at > now => Ok(Some(at)),
+            Self::Until(_) => Err(Error::InvalidInput(
+                "The expiry date must be in the future.".into(),
+            )),
+            Self::Never => Ok(None),
+        }
+    }
+}
+
+/// Characters that make a name display differently from what it is (bidirectional overrides,
+/// zero-width joiners and marks), so a name can't impersonate another in the list.
+fn is_deceptive(c: char) -> bool {
+    matches!(c,
+        '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}'
+        | '\u{2066}'..='\u{2069}' | '\u{FEFF}' | '\u{061C}')
+}
+
+/// Trims and checks a key name: 1–50 characters, no control or invisible characters.
+pub fn validate_name(raw: &str) -> Result<String> {
+    let name = raw.trim();
+    let count = name.chars().count();
+    if count == 0 {
+        return Err(Error::InvalidInput("Give the key a name.".into()));
+    }
+    if count > NAME_MAX_CHARS {
+        return Err(Error::InvalidInput(format!(
+            "The name is {count} characters long; use at most {NAME_MAX_CHARS}."
+        )));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(Error::InvalidInput(
+            "The name contains a control character (such as a tab or a line break); remove it."
+                .into(),
+        ));
+    }
+    if name.chars().any(is_deceptive) {
+        return Err(Error::InvalidInput(
+            "The name contains an invisible or text-direction character; remove it.".into(),
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// What the user fills in to issue a key.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct NewKey {
+    pub name: String,
+    #[serde(default)]
+    pub expiry: ExpiryChoice,
+}
+
+/// A key as lists and details show it. Never carries the secret or its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct KeySummary {
+    /// The public handle, 10 base62 characters.
+    pub id: String,
+    pub prefix: String,
+    /// `kw_3fJk9QzP0a_…x9Qa`: enough to recognise a key, useless to use it.
+    pub masked: String,
+    pub name: String,
+    pub status: KeyStatus,
+    pub created_at: DateTime<Utc>,
+    /// The operating-system user who created the key.
+    pub created_by: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// The result of creating a key: the only time the full token leaves the core.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct CreatedKey {
+    pub key: KeySummary,
+    #[serde(serialize_with = "serialize_exposed")]
+    #[ts(type = "string")]
+    pub token: SecretToken,
+}
+
+/// A page of the key list, filtered and searched in SQL.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ListQuery {
+    /// Matches the name or the public id (`kw_3fJk9QzP0a`), case-insensitively.
+    #[serde(default)]
+    pub search: Option<String>,
+    #[serde(default)]
+    pub status: Option<KeyStatus>,
+    #[serde(default)]
+    pub offset: u32,
+    /// At most 200; 0 means the default of 50.
+    #[serde(default)]
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct KeyPage {
+    pub keys: Vec<KeySummary>,
+    /// How many keys match the query in all (not just this page).
+    pub total: u32,
+    pub offset: u32,
+}
+
+/// What revoking a set of keys did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct RevokeOutcome {
+    /// Ids that were active or expired and are revoked now.
+    pub revoked: Vec<String>,
+    /// Ids that were revoked before; nothing changed for them.
+    pub already_revoked: Vec<String>,
+}
+
+/// What a valid key may do, reported by [`Verdict::Valid`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct VerifiedKey {
+    pub id: String,
+    pub name: String,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// The answer to "may this key be used?". The first failing check wins, in this order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "verdict", rename_all = "SCREAMING_SNAKE_CASE")]
+#[ts(export)]
+pub enum Verdict {
+    Valid {
+        key: VerifiedKey,
+    },
+    /// Not a Keyward key at all: wrong shape or checksum. No database read was made.
+    Malformed,
+    /// No such key, or the secret does not match; deliberately not saying which.
+    NotFound,
+    Revoked,
+    Expired,
+}
+
+impl Verdict {
+    pub fn is_valid(&self) -> bool {
+        matches!(self, Self::Valid { .. })
+    }
+
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Valid { .. } => "VALID",
+            Self::Malformed => "MALFORMED",
+            Self::NotFound => "NOT_FOUND",
+            Self::Revoked => "REVOKED",
+            Self::Expired => "EXPIRED",
+        }
+    }
+}
+
+/// One row of the audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct AuditEvent {
+    pub seq: u32,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    /// `key_created`, `key_revoked` or `key_deleted`.
+    pub action: String,
+    pub key_id: Option<String>,
+    /// JSON with what changed (never a secret).
+    pub details: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(
+            validate_name("  build server  ").expect("valid"),
+            "build server"
+        );
+        assert_eq!(
+            validate_name(&"é".repeat(50))
+                .expect("50 chars is fine")
+                .chars()
+                .count(),
+            50
+        );
+        for bad in [
+            "",
+            "   ",
+            "\t",
+            "a\nb",
+            "bell\u{7}",
+            "x\u{202E}gnp.exe",
+            "zero\u{200B}width",
+        ] {
+            assert!(validate_name(bad).is_err(), "{bad:?} accepted");
+        }
+        let too_long = validate_name(&"a".repeat(51)).expect_err("51 chars");
+        assert_eq!(
+            too_long.to_string(),
+            "The name is 51 characters long; use at most 50."
+        );
+    }
+
+    #[test]
+    fn status_prefers_revoked_then_expired() {
+        let now = Utc::now();
+        let past = Some(now - Duration::seconds(1));
+        let future = Some(now + Duration::days(1));
+        assert_eq!(KeyStatus::derive(now, future, None), KeyStatus::Active);
+        assert_eq!(KeyStatus::derive(now, None, None), KeyStatus::Active);
+        assert_eq!(KeyStatus::derive(now, past, None), KeyStatus::Expired);
+        assert_eq!(KeyStatus::derive(now, Some(now), None), KeyStatus::Expired);
+        assert_eq!(KeyStatus::derive(now, past, past), KeyStatus::Revoked);
+    }
+
+    #[test]
+    fn expiry_choices_resolve_against_now() {
+        let now = Utc::now();
+        assert_eq!(ExpiryChoice::default(), ExpiryChoice::Days(90));
+        assert_eq!(
+            ExpiryChoice::Days(30).expires_at(now).expect("valid"),
+            Some(now + Duration::days(30))
+        );
+        assert_eq!(ExpiryChoice::Never.expires_at(now).expect("valid"), None);
+        assert!(ExpiryChoice::Days(0).expires_at(now).is_err());
+        assert!(ExpiryChoice::Until(now).expires_at(now).is_err());
+        assert!(ExpiryChoice::Until(now - Duration::days(1))
+            .expires_at(now)
+            .is_err());
+    }
+}

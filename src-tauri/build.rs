@@ -1,0 +1,19 @@
+// Declaring our commands makes tauri-build generate an `allow-<command>` permission for each, so
+// capabilities/default.json can grant exactly these and nothing else.
+const COMMANDS: &[&str] = &[
+    "app_info",
+    "list_keys",
+    "get_key",
+    "create_key",
+    "revoke_keys",
+    "delete_keys",
+    "clipboard_copied",
+];
+
+fn main() {
+    let attributes = tauri_build::Attributes::new()
+        .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS));
+    if let Err(e) = tauri_build::try_build(attributes) {
+        panic!("tauri-build failed: {e:#}");
+    }
+}

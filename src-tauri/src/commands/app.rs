@@ -1,0 +1,27 @@
+use serde::Serialize;
+use tauri::State;
+use ts_rs::TS;
+
+use crate::state::AppState;
+
+/// What the UI needs at start-up: where the data is, and whether it could be opened.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct AppInfo {
+    pub version: String,
+    pub database_path: String,
+    /// Why the database could not be opened, in plain words; the UI shows it full-screen.
+    pub database_error: Option<String>,
+    pub clipboard_clear_seconds: u32,
+}
+
+#[tauri::command]
+pub fn app_info(state: State<'_, AppState>) -> AppInfo {
+    AppInfo {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        database_path: state.location.path.display().to_string(),
+        database_error: state.database_error(),
+        clipboard_clear_seconds: u32::try_from(state.clipboard.clear_after_secs)
+            .unwrap_or(u32::MAX),
+    }
+}

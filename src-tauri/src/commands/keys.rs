@@ -1,0 +1,32 @@
+use keyward_core::{CreatedKey, KeyPage, KeySummary, ListQuery, NewKey, RevokeOutcome};
+use tauri::State;
+
+use crate::error::IpcResult;
+use crate::state::AppState;
+
+#[tauri::command]
+pub async fn list_keys(state: State<'_, AppState>, query: ListQuery) -> IpcResult<KeyPage> {
+    Ok(state.store()?.list_keys(&query).await?)
+}
+
+#[tauri::command]
+pub async fn get_key(state: State<'_, AppState>, id: String) -> IpcResult<KeySummary> {
+    Ok(state.store()?.get_key(&id).await?)
+}
+
+#[tauri::command]
+pub async fn create_key(state: State<'_, AppState>, input: NewKey) -> IpcResult<CreatedKey> {
+    let created = state.store()?.create_key(input).await?;
+    state.clipboard.remember(created.token.expose());
+    Ok(created)
+}
+
+#[tauri::command]
+pub async fn revoke_keys(state: State<'_, AppState>, ids: Vec<String>) -> IpcResult<RevokeOutcome> {
+    Ok(state.store()?.revoke_keys(&ids).await?)
+}
+
+#[tauri::command]
+pub async fn delete_keys(state: State<'_, AppState>, ids: Vec<String>) -> IpcResult<u32> {
+    Ok(state.store()?.delete_keys(&ids).await?)
+}

@@ -1,0 +1,5 @@
+//! Tauri commands: each takes state, calls the core, and maps the error. No logic lives here.
+
+pub mod app;
+pub mod clipboard;
+pub mod keys;

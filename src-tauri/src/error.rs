@@ -1,0 +1,55 @@
+//! The one error shape that crosses IPC: `{ kind, message }`. A kind exists only where the UI
+//! does something different for it; everything else is `internal`, with details logged here.
+
+use serde::Serialize;
+use ts_rs::TS;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum ErrorKind {
+    /// The form shows the message next to the field; nothing was stored.
+    InvalidInput,
+    /// The key is gone (deleted elsewhere): the UI refreshes the list.
+    NotFound,
+    /// The database cannot be used at all: the UI shows a full-screen explanation.
+    DatabaseUnavailable,
+    Internal,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct IpcError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl IpcError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<keyward_core::Error> for IpcError {
+    fn from(error: keyward_core::Error) -> Self {
+        use keyward_core::Error as E;
+        match error {
+            E::InvalidInput(message) => Self::new(ErrorKind::InvalidInput, message),
+            e @ E::KeyNotFound(_) => Self::new(ErrorKind::NotFound, e.to_string()),
+            E::Unavailable(message) => Self::new(ErrorKind::DatabaseUnavailable, message),
+            other => {
+                eprintln!("keyward: {other}");
+                Self::new(
+                    ErrorKind::Internal,
+                    "Something went wrong while saving or reading keys. Nothing was changed; \
+                     try again.",
+                )
+            }
+        }
+    }
+}
+
+pub type IpcResult<T> = Result<T, IpcError>;

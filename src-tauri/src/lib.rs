@@ -1,0 +1,71 @@
+//! The desktop shell: opens the store, registers the commands, runs the window.
+
+mod commands;
+mod error;
+mod state;
+
+use keyward_core::{resolve_db_location, Store};
+use tauri::RunEvent;
+
+pub use error::{ErrorKind, IpcError};
+pub use state::AppState;
+
+/// Seconds before a copied key is cleared from the clipboard. `KEYWARD_CLIPBOARD_CLEAR_SECS`
+/// shortens it (the real-window tests use it so they need not wait 30 s).
+const DEFAULT_CLIPBOARD_CLEAR_SECS: u64 = 30;
+
+fn clipboard_clear_secs() -> u64 {
+    std::env::var("KEYWARD_CLIPBOARD_CLEAR_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&secs| secs > 0)
+        .unwrap_or(DEFAULT_CLIPBOARD_CLEAR_SECS)
+}
+
+/// Opens the database named by `KEYWARD_DB`, or the default one. A failure does not stop the app:
+/// it is kept and shown to the user, so there is never a blank window.
+pub async fn open_state() -> AppState {
+    let location = resolve_db_location(None);
+    let store = match location.prepare() {
+        Err(e) => Err(format!(
+            "The folder for the key database, {}, could not be created: {e}",
+            location.path.display()
+        )),
+        Ok(()) => Store::open(&location.path).await.map_err(|e| e.to_string()),
+    };
+    if let Err(reason) = &store {
+        eprintln!("keyward: {reason}");
+    }
+    AppState::new(store, location, clipboard_clear_secs())
+}
+
+pub fn builder<R: tauri::Runtime>(state: AppState) -> tauri::Builder<R> {
+    tauri::Builder::<R>::new()
+        .plugin(tauri_plugin_clipboard_manager::init())
+        .manage(state)
+        .invoke_handler(tauri::generate_handler![
+            commands::app::app_info,
+            commands::keys::list_keys,
+            commands::keys::get_key,
+            commands::keys::create_key,
+            commands::keys::revoke_keys,
+            commands::keys::delete_keys,
+            commands::clipboard::clipboard_copied,
+        ])
+}
+
+pub fn run() {
+    let state = tauri::async_runtime::block_on(open_state());
+    let app = match builder::<tauri::Wry>(state).build(tauri::generate_context!()) {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("keyward: the window could not be created: {e}");
+            return;
+        }
+    };
+    app.run(|handle, event| {
+        if let RunEvent::Exit = event {
+            commands::clipboard::clear_if_secret(handle);
+        }
+    });
+}

@@ -1,0 +1,71 @@
+//! What the commands share: the store (or why it could not be opened) and the clipboard watch.
+
+use std::sync::Mutex;
+
+use keyward_core::{DbLocation, Store};
+use sha2::{Digest, Sha256};
+
+use crate::error::{ErrorKind, IpcError, IpcResult};
+
+pub struct AppState {
+    /// `Err` holds the plain-words reason the database could not be opened; the UI shows it.
+    store: Result<Store, String>,
+    pub location: DbLocation,
+    pub clipboard: ClipboardWatch,
+}
+
+impl AppState {
+    pub fn new(store: Result<Store, String>, location: DbLocation, clear_after_secs: u64) -> Self {
+        Self {
+            store,
+            location,
+            clipboard: ClipboardWatch::new(clear_after_secs),
+        }
+    }
+
+    pub fn store(&self) -> IpcResult<&Store> {
+        self.store
+            .as_ref()
+            .map_err(|reason| IpcError::new(ErrorKind::DatabaseUnavailable, reason.clone()))
+    }
+
+    pub fn database_error(&self) -> Option<String> {
+        self.store.as_ref().err().cloned()
+    }
+}
+
+/// Remembers SHA-256 fingerprints of the secrets this session has shown, so the clipboard can be
+/// cleared later only if it still holds one of them, without keeping any secret in memory.
+pub struct ClipboardWatch {
+    fingerprints: Mutex<Vec<[u8; 32]>>,
+    pub clear_after_secs: u64,
+}
+
+impl ClipboardWatch {
+    fn new(clear_after_secs: u64) -> Self {
+        Self {
+            fingerprints: Mutex::new(Vec::new()),
+            clear_after_secs,
+        }
+    }
+
+    fn fingerprint(text: &str) -> [u8; 32] {
+        Sha256::digest(text.as_bytes()).into()
+    }
+
+    pub fn remember(&self, secret: &str) {
+        let print = Self::fingerprint(secret);
+        self.fingerprints
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(print);
+    }
+
+    pub fn holds_secret(&self, clipboard_text: &str) -> bool {
+        let print = Self::fingerprint(clipboard_text);
+        self.fingerprints
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .contains(&print)
+    }
+}

@@ -1,0 +1,183 @@
+use chrono::{Duration, Utc};
+use keyward_core::{ManualClock, SecretToken, Store, StoreOptions, Verdict};
+
+use crate::util::{cli, stdout, temp_db};
+
+fn create(db: &std::path::Path, name: &str, expires: &str) -> String {
+    let out = cli(
+        db,
+        &["keys", "create", "--name", name, "--expires", expires],
+    );
+    assert!(out.status.success(), "create failed: {out:?}");
+    stdout(&out)
+}
+
+#[test]
+fn a_key_created_with_the_cli_verifies_until_it_is_revoked() {
+    let (_dir, db) = temp_db();
+    let token = create(&db, "billing service", "30d");
+
+    let valid = cli(&db, &["verify", &token]);
+    assert_eq!(valid.status.code(), Some(0), "{valid:?}");
+    assert!(stdout(&valid).starts_with("VALID"), "{valid:?}");
+
+    let id = token.split('_').nth(1).expect("token has an id");
+    let revoke = cli(&db, &["keys", "revoke", id]);
+    assert!(revoke.status.success(), "{revoke:?}");
+
+    let revoked = cli(&db, &["--json", "verify", &token]);
+    assert_eq!(revoked.status.code(), Some(1));
+    let verdict: Verdict = serde_json::from_str(&stdout(&revoked)).expect("json verdict");
+    assert_eq!(verdict, Verdict::Revoked);
+
+    // Revocation cannot be undone: revoking again changes nothing and it stays revoked.
+    let again = cli(&db, &["--json", "keys", "revoke", id]);
+    assert!(stdout(&again).contains("already_revoked"), "{again:?}");
+}
+
+#[test]
+fn verify_reads_the_token_from_stdin_and_reports_each_failure() {
+    let (_dir, db) = temp_db();
+    let token = create(&db, "stdin", "7d");
+    let mut child = std::process::Command::new(crate::util::workspace_binary("keyward-cli"))
+        .args(["--db", db.to_str().expect("utf-8 path"), "verify", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    use std::io::Write;
+    writeln!(child.stdin.take().expect("stdin"), "{token}").expect("write token");
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+
+    let mut wrong_secret: Vec<char> = token.chars().collect();
+    let at = token.len() - 10;
+    wrong_secret[at] = if wrong_secret[at] == 'a' { 'b' } else { 'a' };
+    let wrong_secret: String = wrong_secret.into_iter().collect();
+    let malformed = cli(&db, &["verify", &wrong_secret]);
+    assert_eq!(
+        (malformed.status.code(), stdout(&malformed).as_str()),
+        (Some(1), "MALFORMED")
+    );
+
+    let unknown = cli(&db, &["verify", "kw_AAAAAAAAAA_"]);
+    assert_eq!(unknown.status.code(), Some(1));
+}
+
+#[tokio::test]
+async fn a_wrong_secret_for_a_real_id_is_not_found() {
+    let (_dir, db) = temp_db();
+    let token = create(&db, "impostor target", "30d");
+    let id = token.split('_').nth(1).expect("id");
+    // A well-formed token (valid checksum) for the same id but another secret.
+    let forged = keyward_core::token::generate_token("kw", id).expect("forge");
+    let store = Store::open(&db).await.expect("open");
+    assert_eq!(
+        store.verify(&forged.token).await.expect("verify"),
+        Verdict::NotFound
+    );
+}
+
+#[tokio::test]
+async fn crossing_the_expiry_with_an_injected_clock_makes_the_key_expired() {
+    let (_dir, db) = temp_db();
+    let token = SecretToken::from(create(&db, "short lived", "7d"));
+
+    let clock = ManualClock::new(Utc::now() + Duration::days(7) - Duration::minutes(1));
+    let options = StoreOptions {
+        clock: std::sync::Arc::new(clock.clone()),
+        actor: "test".into(),
+    };
+    let store = Store::open_with(&db, options).await.expect("open");
+    assert!(store.verify(&token).await.expect("verify").is_valid());
+
+    clock.advance(Duration::minutes(2));
+    assert_eq!(
+        store.verify(&token).await.expect("verify"),
+        Verdict::Expired
+    );
+    store.close().await;
+
+    // The CLI, on the real clock, still sees it valid, and it recorded the use made above.
+    let out = cli(&db, &["--json", "keys", "list"]);
+    let keys: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(keys[0]["status"], "active");
+    assert!(keys[0]["last_used_at"].is_string(), "{keys}");
+}
+
+#[test]
+fn list_searches_and_filters_in_sql_and_delete_is_permanent() {
+    let (_dir, db) = temp_db();
+    let a = create(&db, "Deploy bot", "30d");
+    create(&db, "reporting", "never");
+    let id_a = a.split('_').nth(1).expect("id");
+
+    let found = cli(&db, &["--json", "keys", "list", "--search", "deploy"]);
+    let keys: serde_json::Value = serde_json::from_str(&stdout(&found)).expect("json");
+    assert_eq!(keys.as_array().map(Vec::len), Some(1), "{keys}");
+    assert_eq!(keys[0]["id"], id_a);
+
+    let by_id = cli(
+        &db,
+        &["--json", "keys", "list", "--search", &format!("kw_{id_a}")],
+    );
+    assert!(stdout(&by_id).contains(id_a));
+
+    assert!(cli(&db, &["keys", "revoke", id_a]).status.success());
+    let revoked = cli(&db, &["--json", "keys", "list", "--status", "revoked"]);
+    let revoked: serde_json::Value = serde_json::from_str(&stdout(&revoked)).expect("json");
+    assert_eq!(revoked.as_array().map(Vec::len), Some(1));
+
+    assert!(cli(&db, &["keys", "delete", &format!("kw_{id_a}")])
+        .status
+        .success());
+    let all = cli(&db, &["--json", "keys", "list"]);
+    assert!(!stdout(&all).contains(id_a), "deleted key still listed");
+    assert_eq!(cli(&db, &["verify", &a]).status.code(), Some(1));
+}
+
+#[test]
+fn bad_input_is_refused_in_plain_words_and_nothing_is_stored() {
+    let (_dir, db) = temp_db();
+    let cases: [(&[&str], &str); 4] = [
+        (&["keys", "create", "--name", "   "], "Give the key a name."),
+        (
+            &["keys", "create", "--name", &"x".repeat(51)],
+            "use at most 50",
+        ),
+        (
+            &["keys", "create", "--name", "ok", "--expires", "2001-01-01"],
+            "must be in the future",
+        ),
+        (
+            &["keys", "create", "--name", "ok", "--expires", "soon"],
+            "is not an expiry",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = cli(&db, args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+    let unknown = cli(&db, &["keys", "revoke", "AAAAAAAAAA"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    let all = cli(&db, &["--json", "keys", "list"]);
+    assert_eq!(stdout(&all), "[]");
+}
+
+#[tokio::test]
+async fn every_change_writes_one_audit_row_in_the_same_transaction() {
+    let (_dir, db) = temp_db();
+    let token = create(&db, "audited", "30d");
+    let id = token.split('_').nth(1).expect("id").to_owned();
+    assert!(cli(&db, &["keys", "revoke", &id]).status.success());
+    assert!(cli(&db, &["keys", "delete", &id]).status.success());
+    let store = Store::open(&db).await.expect("open");
+    let events = store.audit_events(Some(&id)).await.expect("audit");
+    let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["key_created", "key_revoked", "key_deleted"]);
+    assert!(events
+        .iter()
+        .all(|e| !e.details.contains(token.split('_').nth(2).expect("secret"))));
+}

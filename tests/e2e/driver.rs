@@ -1,0 +1,218 @@
+//! Starts tauri-driver (which starts WebKitWebDriver and the app) and opens a WebDriver session on
+//! the real Keyward window. Needs an X display (Xvfb), `tauri-driver` and `/usr/bin/WebKitWebDriver`.
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+pub const WAIT: Duration = Duration::from_secs(15);
+
+/// tauri-driver stops its WebKitWebDriver only on SIGTERM; SIGKILL would leave it holding its
+/// port and hang the next run.
+struct TermOnDrop(Child);
+
+impl Drop for TermOnDrop {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn wait_for_port(port: u16, timeout: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps")
+        .to_owned()
+}
+
+pub fn binary(name: &str) -> PathBuf {
+    let path = target_dir().join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --workspace` first (make test does)",
+        path.display()
+    );
+    path
+}
+
+/// Where screenshots go: `target/screenshots/`.
+pub fn screenshot_dir() -> PathBuf {
+    let dir = target_dir().parent().expect("target/").join("screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot dir");
+    dir
+}
+
+/// One running app with its own database, driven over WebDriver.
+pub struct App {
+    pub client: Client,
+    pub db: PathBuf,
+    _dir: tempfile::TempDir,
+    _driver: TermOnDrop,
+}
+
+impl App {
+    pub async fn launch(env: &[(&str, &str)]) -> App {
+        assert!(
+            std::env::var_os("DISPLAY").is_some(),
+            "no X display: run the real-window tests under Xvfb (make test does: xvfb-run)"
+        );
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = dir.path().join("e2e.db");
+        let app = binary("keyward");
+        let port = free_port();
+        let native_port = free_port();
+        let mut command = Command::new("tauri-driver");
+        command
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native_port.to_string(),
+            ])
+            .env("KEYWARD_DB", &db)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let driver = TermOnDrop(command.spawn().expect(
+            "tauri-driver did not start: install it with `cargo install tauri-driver --locked` \
+             (make test does)",
+        ));
+        assert!(
+            wait_for_port(port, Duration::from_secs(20)),
+            "tauri-driver did not listen"
+        );
+
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), json!("wry"));
+        caps.insert("tauri:options".into(), json!({ "application": app }));
+        let client = tokio::time::timeout(
+            Duration::from_secs(60),
+            ClientBuilder::native()
+                .capabilities(caps)
+                .connect(&format!("http://127.0.0.1:{port}")),
+        )
+        .await
+        .expect("the WebDriver session did not open within 60 s")
+        .expect("WebDriver session");
+        App {
+            client,
+            db,
+            _dir: dir,
+            _driver: driver,
+        }
+    }
+
+    pub async fn find(&self, css: &str) -> Element {
+        self.client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
+    }
+
+    pub async fn click(&self, css: &str) {
+        self.find(css)
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+    }
+
+    pub async fn text(&self, css: &str) -> String {
+        self.find(css)
+            .await
+            .text()
+            .await
+            .unwrap_or_else(|e| panic!("text of {css}: {e}"))
+    }
+
+    /// Waits until `css` is gone from the page.
+    pub async fn gone(&self, css: &str) {
+        let start = Instant::now();
+        while start.elapsed() < WAIT {
+            if self.client.find(Locator::Css(css)).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{css} is still on the page");
+    }
+
+    /// Polls `css`'s text until `accept` holds, returning the text.
+    pub async fn text_until(&self, css: &str, accept: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        let mut last = String::new();
+        while start.elapsed() < WAIT {
+            if let Ok(element) = self.client.find(Locator::Css(css)).await {
+                last = element.text().await.unwrap_or_default();
+                if accept(&last) {
+                    return last;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{css} never matched; last text {last:?}");
+    }
+
+    pub async fn screenshot(&self, name: &str) {
+        // Let transitions settle so the picture shows the finished screen.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let png = self.client.screenshot().await.expect("screenshot");
+        let path = screenshot_dir().join(format!("{name}.png"));
+        std::fs::write(&path, png).expect("write screenshot");
+        eprintln!("screenshot: {}", path.display());
+    }
+
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        Command::new(binary("keyward-cli"))
+            .arg("--db")
+            .arg(&self.db)
+            .args(args)
+            .output()
+            .expect("keyward-cli runs")
+    }
+
+    pub async fn close(self) {
+        let _ = self.client.close().await;
+    }
+}
+
+/// What the X clipboard holds now, read the way another program would (`xclip`). `None` when it
+/// is empty or nothing owns it.
+pub fn x_clipboard() -> Option<String> {
+    let out = Command::new("xclip")
+        .args(["-o", "-selection", "clipboard"])
+        .output()
+        .expect("xclip is installed (make test installs it)");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    (out.status.success() && !text.is_empty()).then_some(text)
+}

@@ -1,0 +1,6 @@
+//! Real-window tests: the debug app under Xvfb, driven through tauri-driver and WebKitWebDriver.
+//! Each flow saves screenshots under `target/screenshots/`. Run with `--test-threads=1`: the X
+//! clipboard is shared.
+
+mod driver;
+mod flows;

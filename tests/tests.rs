@@ -1,0 +1,5 @@
+//! Integration tests across the core and the CLI, on real SQLite files. One binary, as in ripgrep.
+
+mod cli;
+mod secrets;
+mod util;

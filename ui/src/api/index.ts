@@ -1,0 +1,97 @@
+// The only module that talks to the Rust backend (Tauri `invoke`) or the clipboard plugin.
+// Every function rejects with an `IpcError` (`{ kind, message }`), never anything else.
+
+import { invoke } from '@tauri-apps/api/core';
+import { writeText } from '@tauri-apps/plugin-clipboard-manager';
+import type { AppInfo } from '../bindings/AppInfo';
+import type { CreatedKey } from '../bindings/CreatedKey';
+import type { ErrorKind } from '../bindings/ErrorKind';
+import type { IpcError } from '../bindings/IpcError';
+import type { KeyPage } from '../bindings/KeyPage';
+import type { KeySummary } from '../bindings/KeySummary';
+import type { ListQuery } from '../bindings/ListQuery';
+import type { NewKey } from '../bindings/NewKey';
+import type { RevokeOutcome } from '../bindings/RevokeOutcome';
+
+export type { IpcError };
+
+/** The page size the list asks for; the backend allows at most 200. */
+export const PAGE_SIZE = 50;
+export const MAX_PAGE_SIZE = 200;
+
+const ERROR_KINDS: readonly ErrorKind[] = [
+  'invalid_input',
+  'not_found',
+  'database_unavailable',
+  'internal',
+];
+
+const FALLBACK_MESSAGE = 'Something went wrong. Nothing was changed; try again.';
+
+/** Turns whatever a failed call rejected with into an `IpcError`. */
+export function toIpcError(error: unknown): IpcError {
+  if (typeof error === 'object' && error !== null) {
+    const { kind, message } = error as { kind?: unknown; message?: unknown };
+    if (
+      typeof kind === 'string' &&
+      (ERROR_KINDS as readonly string[]).includes(kind) &&
+      typeof message === 'string'
+    ) {
+      return { kind: kind as ErrorKind, message };
+    }
+    if (typeof message === 'string' && message.trim() !== '') {
+      return { kind: 'internal', message };
+    }
+  }
+  if (typeof error === 'string' && error.trim() !== '') {
+    return { kind: 'internal', message: error };
+  }
+  return { kind: 'internal', message: FALLBACK_MESSAGE };
+}
+
+async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(command, args);
+  } catch (error) {
+    throw toIpcError(error);
+  }
+}
+
+export function appInfo(): Promise<AppInfo> {
+  return call<AppInfo>('app_info');
+}
+
+export function listKeys(query: ListQuery): Promise<KeyPage> {
+  const limit = Math.min(Math.max(query.limit, 1), MAX_PAGE_SIZE);
+  return call<KeyPage>('list_keys', { query: { ...query, limit } });
+}
+
+export function createKey(input: NewKey): Promise<CreatedKey> {
+  return call<CreatedKey>('create_key', { input });
+}
+
+export function getKey(id: string): Promise<KeySummary> {
+  return call<KeySummary>('get_key', { id });
+}
+
+export function revokeKeys(ids: string[]): Promise<RevokeOutcome> {
+  return call<RevokeOutcome>('revoke_keys', { ids });
+}
+
+export function deleteKeys(ids: string[]): Promise<number> {
+  return call<number>('delete_keys', { ids });
+}
+
+/**
+ * Puts a new key on the clipboard, then tells the backend so it clears the clipboard after
+ * `clipboard_clear_seconds` (if it still holds the key).
+ */
+export async function copySecret(token: string): Promise<void> {
+  try {
+    await writeText(token);
+  } catch (error) {
+    const { message } = toIpcError(error);
+    throw { kind: 'internal', message: `The key could not be copied: ${message}` } satisfies IpcError;
+  }
+  await call<null>('clipboard_copied');
+}

@@ -1,0 +1,28 @@
+const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+const dateOnly = new Intl.DateTimeFormat(undefined, { dateStyle: 'long' });
+
+function parse(iso: string): Date | null {
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? null : date;
+}
+
+/** An ISO UTC time in local time, e.g. "Mar 4, 2025, 3:12 PM". */
+export function formatDateTime(iso: string | null, empty = '—'): string {
+  if (iso === null) return empty;
+  const date = parse(iso);
+  return date ? dateTime.format(date) : iso;
+}
+
+/** A date in local time without the clock, e.g. "June 2, 2025". */
+export function formatLongDate(date: Date): string {
+  return dateOnly.format(date);
+}
+
+/** A date and time in local time, e.g. "Jun 2, 2025, 12:00 AM". */
+export function formatDateTimeOf(date: Date): string {
+  return dateTime.format(date);
+}
+
+export function pluralize(count: number, one: string, many: string): string {
+  return `${count.toLocaleString()} ${count === 1 ? one : many}`;
+}
