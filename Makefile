@@ -1,0 +1,61 @@
+# Two commands matter: `make run` and `make test`. Both install what is missing first and are fast
+# when nothing is.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+# What building the Tauri app needs, and what the real-window tests need on top.
+BUILD_PACKAGES := libwebkit2gtk-4.1-dev build-essential curl wget file libxdo-dev libssl-dev \
+                  libayatana-appindicator3-dev librsvg2-dev pkg-config
+TEST_PACKAGES := xvfb xauth xclip webkit2gtk-driver imagemagick
+
+UI_DEPS := ui/node_modules/.installed
+XVFB := xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp"
+
+.PHONY: help run test deps test-deps ui lint unit-tests integration-tests e2e-tests
+
+help:
+	@echo "make run    install what is missing, build, and open Keyward"
+	@echo "make test   install what is missing, then run every check and test"
+
+deps:
+	@scripts/ensure-tools
+	@scripts/ensure-apt $(BUILD_PACKAGES)
+
+test-deps: deps
+	@scripts/ensure-apt $(TEST_PACKAGES)
+	@scripts/ensure-tools --e2e
+
+$(UI_DEPS): ui/package.json ui/package-lock.json
+	cd ui && npm ci --no-audit --no-fund
+	@touch $@
+
+# The app embeds ui/dist at compile time, so the UI is built before any cargo build of the app.
+ui: $(UI_DEPS)
+	npm --prefix ui run build
+
+run: deps ui
+	cargo run --bin keyward
+
+lint: ui
+	cargo fmt --all --check
+	npm --prefix ui run check
+	npm --prefix ui run lint
+	cargo clippy --workspace --all-targets -- -D warnings
+
+unit-tests: ui
+	npm --prefix ui test
+	cargo test --workspace --lib --bins
+	@git diff --quiet -- ui/src/bindings || { git diff --stat -- ui/src/bindings; \
+	  echo "ui/src/bindings changed when regenerated from Rust: commit the new files." >&2; exit 1; }
+
+integration-tests: ui
+	cargo build --workspace
+	cargo test --test tests
+
+e2e-tests: ui
+	cargo build --workspace
+	$(XVFB) cargo test --test e2e -- --test-threads=1
+
+test: test-deps
+	$(MAKE) --no-print-directory lint unit-tests integration-tests e2e-tests

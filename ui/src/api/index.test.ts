@@ -1,0 +1,63 @@
+import { mockIPC } from '@tauri-apps/api/mocks';
+import { describe, expect, it } from 'vitest';
+import { copySecret, createKey, listKeys, toIpcError } from './index';
+
+describe('api wrapper', () => {
+  it('sends list_keys its query and caps the page size', async () => {
+    const calls: [string, unknown][] = [];
+    mockIPC((cmd, args) => {
+      calls.push([cmd, args]);
+      return { keys: [], total: 0, offset: 0 };
+    });
+    await listKeys({ search: 'ci', status: 'active', offset: 50, limit: 1000 });
+    expect(calls).toEqual([
+      ['list_keys', { query: { search: 'ci', status: 'active', offset: 50, limit: 200 } }],
+    ]);
+  });
+
+  it('passes backend errors through and normalises anything else', async () => {
+    mockIPC(() => {
+      throw { kind: 'invalid_input', message: 'Give the key a name.' };
+    });
+    await expect(createKey({ name: '', expiry: { kind: 'never' } })).rejects.toEqual({
+      kind: 'invalid_input',
+      message: 'Give the key a name.',
+    });
+
+    mockIPC(() => {
+      throw 'command create_key not allowed';
+    });
+    await expect(createKey({ name: 'x', expiry: { kind: 'never' } })).rejects.toEqual({
+      kind: 'internal',
+      message: 'command create_key not allowed',
+    });
+
+    expect(toIpcError({ kind: 'weird', message: 1 }).kind).toBe('internal');
+    expect(toIpcError(undefined).message).toMatch(/Something went wrong/);
+  });
+
+  it('writes the key to the clipboard, then tells the backend', async () => {
+    const calls: [string, unknown][] = [];
+    mockIPC((cmd, args) => {
+      calls.push([cmd, args]);
+      return null;
+    });
+    await copySecret('kw_abc_secret');
+    expect(calls.map(([cmd]) => cmd)).toEqual([
+      'plugin:clipboard-manager|write_text',
+      'clipboard_copied',
+    ]);
+    expect(calls[0][1]).toMatchObject({ text: 'kw_abc_secret' });
+  });
+
+  it('does not report the copy to the backend when writing failed', async () => {
+    const calls: string[] = [];
+    mockIPC((cmd) => {
+      calls.push(cmd);
+      if (cmd.startsWith('plugin:clipboard-manager')) throw 'no clipboard';
+      return null;
+    });
+    await expect(copySecret('kw_abc_secret')).rejects.toMatchObject({ kind: 'internal' });
+    expect(calls).not.toContain('clipboard_copied');
+  });
+});

@@ -1,0 +1,32 @@
+import type { AppInfo } from '../bindings/AppInfo';
+import type { KeySummary } from '../bindings/KeySummary';
+
+export const TOKEN = 'kw_3fJk9QzP0a_Z8xWq4LmN7pR2tV6yB1cD5fH9jK3sX0Qa7Hk2';
+export const SECRET_PART = 'Z8xWq4LmN7pR2tV6yB1cD5fH9jK3sX0Qa7Hk2';
+
+let counter = 0;
+
+export function makeKey(overrides: Partial<KeySummary> = {}): KeySummary {
+  counter += 1;
+  const id = overrides.id ?? `id${String(counter).padStart(8, '0')}`;
+  return {
+    id,
+    prefix: 'kw',
+    masked: `kw_${id}_…x9Qa`,
+    name: `Key ${counter}`,
+    status: 'active',
+    created_at: '2025-03-04T10:20:00Z',
+    created_by: 'alice',
+    expires_at: '2025-06-02T10:20:00Z',
+    revoked_at: null,
+    last_used_at: null,
+    ...overrides,
+  };
+}
+
+export const INFO: AppInfo = {
+  version: '0.1.0',
+  database_path: '/home/alice/.local/share/io.keyward.desktop/keyward.db',
+  database_error: null,
+  clipboard_clear_seconds: 30,
+};
