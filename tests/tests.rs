@@ -1,5 +1,6 @@
 //! Integration tests across the core and the CLI, on real SQLite files. One binary, as in ripgrep.
 
 mod cli;
+mod ipc;
 mod secrets;
 mod util;

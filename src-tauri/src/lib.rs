@@ -39,9 +39,10 @@ pub async fn open_state() -> AppState {
     AppState::new(store, location, clipboard_clear_secs())
 }
 
-pub fn builder<R: tauri::Runtime>(state: AppState) -> tauri::Builder<R> {
-    tauri::Builder::<R>::new()
-        .plugin(tauri_plugin_clipboard_manager::init())
+/// Adds Keyward's plugins, state and commands to `base` (the real builder, or Tauri's mock one in
+/// tests).
+pub fn builder<R: tauri::Runtime>(base: tauri::Builder<R>, state: AppState) -> tauri::Builder<R> {
+    base.plugin(tauri_plugin_clipboard_manager::init())
         .manage(state)
         .invoke_handler(tauri::generate_handler![
             commands::app::app_info,
@@ -54,9 +55,15 @@ pub fn builder<R: tauri::Runtime>(state: AppState) -> tauri::Builder<R> {
         ])
 }
 
+// generate_context! expands to code that calls process::exit; that is Tauri's, not ours.
+#[allow(clippy::disallowed_methods)]
+fn context() -> tauri::Context<tauri::Wry> {
+    tauri::generate_context!()
+}
+
 pub fn run() {
     let state = tauri::async_runtime::block_on(open_state());
-    let app = match builder::<tauri::Wry>(state).build(tauri::generate_context!()) {
+    let app = match builder(tauri::Builder::default(), state).build(context()) {
         Ok(app) => app,
         Err(e) => {
             eprintln!("keyward: the window could not be created: {e}");
