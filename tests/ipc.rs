@@ -25,6 +25,19 @@ fn app_with(
     (app, window)
 }
 
+/// The app on a new, empty database in a temporary folder (kept alive by the returned guard).
+fn app_on_fresh_db() -> (
+    tempfile::TempDir,
+    App<MockRuntime>,
+    WebviewWindow<MockRuntime>,
+) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("ipc.db");
+    let store = tauri::async_runtime::block_on(Store::open(&db)).expect("open");
+    let (app, window) = app_with(Ok(store), &db);
+    (dir, app, window)
+}
+
 fn invoke(window: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<Value, Value> {
     tauri::test::get_ipc_response(
         window,
@@ -43,10 +56,7 @@ fn invoke(window: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result
 
 #[test]
 fn create_list_and_revoke_through_ipc() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db = dir.path().join("ipc.db");
-    let store = tauri::async_runtime::block_on(Store::open(&db)).expect("open");
-    let (_app, window) = app_with(Ok(store), &db);
+    let (_dir, _app, window) = app_on_fresh_db();
 
     let created = invoke(
         &window,
@@ -85,10 +95,7 @@ fn create_list_and_revoke_through_ipc() {
 
 #[test]
 fn errors_cross_as_kind_and_message() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db = dir.path().join("ipc.db");
-    let store = tauri::async_runtime::block_on(Store::open(&db)).expect("open");
-    let (_app, window) = app_with(Ok(store), &db);
+    let (_dir, _app, window) = app_on_fresh_db();
 
     let bad = invoke(&window, "create_key", json!({ "input": { "name": "  " } }))
         .expect_err("an empty name is refused");

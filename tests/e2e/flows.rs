@@ -103,8 +103,10 @@ async fn create_copy_verify_and_revoke_a_key() {
 
     // Closing asks first; going back keeps the dialog.
     app.click("#secret-done-btn").await;
-    let warning = app.text("#secret-close-confirm").await;
-    assert!(warning.contains("won't see this key again"), "{warning}");
+    app.text_until("#secret-close-confirm", |t| {
+        t.contains("won't see this key again")
+    })
+    .await;
     app.screenshot("04-secret-close-confirm").await;
     app.click("#secret-close-back-btn").await;
     app.find("#secret-value").await;
@@ -123,8 +125,8 @@ async fn create_copy_verify_and_revoke_a_key() {
 
     app.click(&format!("{row} button[data-action=\"revoke\"]"))
         .await;
-    let warning = app.text("#revoke-dialog").await;
-    assert!(warning.contains("stops working"), "{warning}");
+    app.text_until("#revoke-dialog", |t| t.contains("stops working"))
+        .await;
     app.screenshot("06-revoke-dialog").await;
     app.click("#revoke-confirm-btn").await;
     app.text_until(&format!("{row} .status-badge"), |t| t == "Revoked")
@@ -165,8 +167,10 @@ async fn search_and_delete_a_key_created_by_the_cli() {
 
     app.click(&format!("{row} button[data-action=\"delete\"]"))
         .await;
-    let text = app.text("#delete-dialog").await;
-    assert!(text.to_lowercase().contains("permanently"), "{text}");
+    app.text_until("#delete-dialog", |t| {
+        t.to_lowercase().contains("permanently")
+    })
+    .await;
     app.screenshot("09-delete-dialog").await;
     app.click("#delete-confirm-btn").await;
     app.gone(&row).await;

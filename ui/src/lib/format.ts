@@ -26,3 +26,12 @@ export function formatDateTimeOf(date: Date): string {
 export function pluralize(count: number, one: string, many: string): string {
   return `${count.toLocaleString()} ${count === 1 ? one : many}`;
 }
+
+const dayPart = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium' });
+const timePart = new Intl.DateTimeFormat(undefined, { timeStyle: 'short' });
+
+/** An ISO UTC time split into a local date and a local time, for two-line table cells. */
+export function dateParts(iso: string): { date: string; time: string } | null {
+  const date = parse(iso);
+  return date ? { date: dayPart.format(date), time: timePart.format(date) } : null;
+}
