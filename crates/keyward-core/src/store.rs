@@ -40,11 +40,33 @@ impl Default for StoreOptions {
 }
 
 /// The operating-system user running this process, recorded as "created by" and in the audit log.
+/// The account of the real uid comes first: environment variables can be missing (a process
+/// started by a service or a test driver) or set to anything.
 pub fn current_os_user() -> String {
-    ["USER", "USERNAME", "LOGNAME"]
-        .iter()
-        .find_map(|var| std::env::var(var).ok().filter(|v| !v.trim().is_empty()))
+    account_of_this_process()
+        .or_else(|| {
+            ["USER", "USERNAME", "LOGNAME"]
+                .iter()
+                .find_map(|var| std::env::var(var).ok().filter(|v| !v.trim().is_empty()))
+        })
         .unwrap_or_else(|| "unknown".to_owned())
+}
+
+#[cfg(unix)]
+fn account_of_this_process() -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self").ok()?.uid().to_string();
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split(':').collect();
+        (fields.len() > 2 && fields[2] == uid && !fields[0].is_empty())
+            .then(|| fields[0].to_owned())
+    })
+}
+
+#[cfg(not(unix))]
+fn account_of_this_process() -> Option<String> {
+    None
 }
 
 /// The key database. Cheap to clone; clones share one connection pool.
@@ -515,6 +537,14 @@ mod tests {
             store.verify(&SecretToken::from(good)).await.is_err(),
             "a well-formed token needs the database, which is closed"
         );
+    }
+
+    #[test]
+    fn the_creator_is_the_account_running_the_process() {
+        let user = current_os_user();
+        assert_ne!(user, "unknown");
+        #[cfg(unix)]
+        assert_eq!(Some(user), account_of_this_process());
     }
 
     #[tokio::test]

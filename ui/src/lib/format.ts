@@ -18,11 +18,6 @@ export function formatLongDate(date: Date): string {
   return dateOnly.format(date);
 }
 
-/** A date and time in local time, e.g. "Jun 2, 2025, 12:00 AM". */
-export function formatDateTimeOf(date: Date): string {
-  return dateTime.format(date);
-}
-
 export function pluralize(count: number, one: string, many: string): string {
   return `${count.toLocaleString()} ${count === 1 ? one : many}`;
 }
