@@ -147,14 +147,6 @@ impl App {
             .unwrap_or_else(|e| panic!("click {css}: {e}"));
     }
 
-    pub async fn text(&self, css: &str) -> String {
-        self.find(css)
-            .await
-            .text()
-            .await
-            .unwrap_or_else(|e| panic!("text of {css}: {e}"))
-    }
-
     /// Waits until `css` is gone from the page.
     pub async fn gone(&self, css: &str) {
         let start = Instant::now();
