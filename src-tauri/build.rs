@@ -8,6 +8,15 @@ const COMMANDS: &[&str] = &[
     "revoke_keys",
     "delete_keys",
     "clipboard_copied",
+    "update_key",
+    "key_history",
+    "list_owners",
+    "create_owner",
+    "rename_owner",
+    "get_settings",
+    "update_settings",
+    "audit_page",
+    "export_audit",
 ];
 
 fn main() {

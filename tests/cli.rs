@@ -73,7 +73,7 @@ async fn a_wrong_secret_for_a_real_id_is_not_found() {
     let forged = keyward_core::token::generate_token("kw", id).expect("forge");
     let store = Store::open(&db).await.expect("open");
     assert_eq!(
-        store.verify(&forged.token).await.expect("verify"),
+        store.verify(&forged.token, &[]).await.expect("verify"),
         Verdict::NotFound
     );
 }
@@ -89,11 +89,11 @@ async fn crossing_the_expiry_with_an_injected_clock_makes_the_key_expired() {
         actor: "test".into(),
     };
     let store = Store::open_with(&db, options).await.expect("open");
-    assert!(store.verify(&token).await.expect("verify").is_valid());
+    assert!(store.verify(&token, &[]).await.expect("verify").is_valid());
 
     clock.advance(Duration::minutes(2));
     assert_eq!(
-        store.verify(&token).await.expect("verify"),
+        store.verify(&token, &[]).await.expect("verify"),
         Verdict::Expired
     );
     store.close().await;
@@ -177,7 +177,154 @@ async fn every_change_writes_one_audit_row_in_the_same_transaction() {
     let events = store.audit_events(Some(&id)).await.expect("audit");
     let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(actions, ["key_created", "key_revoked", "key_deleted"]);
+    let all = store.audit_events(None).await.expect("audit");
+    assert_eq!(
+        all.len(),
+        4,
+        "the creator became an owner on first use: {all:?}"
+    );
     assert!(events
         .iter()
         .all(|e| !e.details.contains(token.split('_').nth(2).expect("secret"))));
+}
+
+#[test]
+fn owners_roles_and_scopes_through_the_cli() {
+    let (_dir, db) = temp_db();
+    assert!(cli(&db, &["owners", "create", "Alice"]).status.success());
+    let dup = cli(&db, &["owners", "create", "alice"]);
+    assert_eq!(dup.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&dup.stderr).contains("already exists"));
+
+    let out = cli(
+        &db,
+        &[
+            "keys",
+            "create",
+            "--name",
+            "chat",
+            "--owner",
+            "Alice",
+            "--role",
+            "project",
+            "--scope",
+            "models:chat",
+            "--scope",
+            "read",
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let token = stdout(&out);
+
+    let valid = cli(&db, &["--json", "verify", &token, "--scope", "read"]);
+    assert_eq!(valid.status.code(), Some(0), "{valid:?}");
+    let verdict: serde_json::Value = serde_json::from_str(&stdout(&valid)).expect("json");
+    assert_eq!(verdict["key"]["owner"], "Alice");
+    assert_eq!(verdict["key"]["role"], "project");
+    assert_eq!(
+        verdict["key"]["scopes"],
+        serde_json::json!(["models:chat", "read"])
+    );
+
+    let forbidden = cli(&db, &["verify", &token, "--scope", "write"]);
+    assert_eq!(forbidden.status.code(), Some(1));
+    assert_eq!(stdout(&forbidden), "FORBIDDEN (missing scope: write)");
+
+    let unknown_owner = cli(&db, &["keys", "create", "--name", "x", "--owner", "Nobody"]);
+    assert_eq!(unknown_owner.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unknown_owner.stderr).contains("No owner named \"Nobody\""));
+
+    assert!(cli(&db, &["owners", "rename", "alice", "Alice Liddell"])
+        .status
+        .success());
+    let listed = cli(&db, &["--json", "keys", "list", "--owner", "alice liddell"]);
+    let keys: serde_json::Value = serde_json::from_str(&stdout(&listed)).expect("json");
+    assert_eq!(keys.as_array().map(Vec::len), Some(1));
+    assert_eq!(keys[0]["owner"], "Alice Liddell");
+}
+
+#[test]
+fn the_limit_refuses_with_the_reason_and_the_override_is_audited() {
+    let (_dir, db) = temp_db();
+    assert!(cli(&db, &["owners", "create", "Bob"]).status.success());
+    for i in 0..5 {
+        let out = cli(
+            &db,
+            &[
+                "keys",
+                "create",
+                "--name",
+                &format!("b{i}"),
+                "--owner",
+                "Bob",
+            ],
+        );
+        assert!(out.status.success(), "{out:?}");
+    }
+    let refused = cli(&db, &["keys", "create", "--name", "b5", "--owner", "Bob"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&refused.stderr).trim(),
+        "keyward-cli: Bob has 5 of 5 active keys — revoke one first."
+    );
+    let forced = cli(
+        &db,
+        &[
+            "--json",
+            "keys",
+            "create",
+            "--name",
+            "b5",
+            "--owner",
+            "Bob",
+            "--override-limit",
+        ],
+    );
+    assert!(forced.status.success(), "{forced:?}");
+    let owners = cli(&db, &["owners", "list"]);
+    assert!(stdout(&owners).contains("6 / 5"), "{}", stdout(&owners));
+}
+
+/// Two processes creating keys for one owner at the same time never pass the limit: the count
+/// and the insert share one `BEGIN IMMEDIATE` transaction.
+#[test]
+fn two_processes_creating_at_once_never_exceed_the_limit() {
+    let (_dir, db) = temp_db();
+    assert!(cli(&db, &["owners", "create", "Racer"]).status.success());
+    let spawn = |i: usize| {
+        std::process::Command::new(crate::util::workspace_binary("keyward-cli"))
+            .arg("--db")
+            .arg(&db)
+            .args([
+                "keys",
+                "create",
+                "--name",
+                &format!("r{i}"),
+                "--owner",
+                "Racer",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn")
+    };
+    // Two waves of processes started together, so several are always racing.
+    let mut codes = Vec::new();
+    for wave in 0..2 {
+        let children: Vec<_> = (0..4).map(|i| spawn(wave * 4 + i)).collect();
+        for mut child in children {
+            codes.push(child.wait().expect("wait").code());
+        }
+    }
+    let created = codes.iter().filter(|c| **c == Some(0)).count();
+    let refused = codes.iter().filter(|c| **c == Some(1)).count();
+    assert_eq!((created, refused), (5, 3), "exit codes {codes:?}");
+    let keys = cli(
+        &db,
+        &[
+            "--json", "keys", "list", "--owner", "Racer", "--status", "active",
+        ],
+    );
+    let keys: serde_json::Value = serde_json::from_str(&stdout(&keys)).expect("json");
+    assert_eq!(keys.as_array().map(Vec::len), Some(5));
 }

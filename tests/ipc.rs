@@ -16,7 +16,7 @@ fn app_with(
         path: db.to_owned(),
         is_default: false,
     };
-    let app = keyward_app::builder(mock_builder(), AppState::new(store, location, 30))
+    let app = keyward_app::builder(mock_builder(), AppState::new(store, location, None))
         .build(mock_context(noop_assets()))
         .expect("app");
     let window = WebviewWindowBuilder::new(&app, "main", Default::default())
@@ -121,4 +121,65 @@ fn an_unusable_database_is_reported_not_crashed_on() {
         list,
         json!({ "kind": "database_unavailable", "message": "The file is damaged." })
     );
+}
+
+#[test]
+fn the_audit_log_exports_to_csv_and_json_files() {
+    let (dir, _app, window) = app_on_fresh_db();
+    let input = json!({ "input": { "name": "=HYPERLINK(\"x\")", "owner": null, "role": "admin",
+        "scopes": ["read"], "track_usage": true, "expiry": { "kind": "days", "value": 30 },
+        "override_limit": false } });
+    let created = invoke(&window, "create_key", input).expect("create");
+    let id = created["key"]["id"].as_str().expect("id").to_owned();
+    let token = created["token"].as_str().expect("token").to_owned();
+    invoke(&window, "revoke_keys", json!({ "ids": [id] })).expect("revoke");
+
+    let csv_path = dir.path().join("audit.csv");
+    let query = json!({ "key_id": id, "action": null, "offset": 0, "limit": 0 });
+    let written = invoke(
+        &window,
+        "export_audit",
+        json!({ "query": query, "path": csv_path, "format": "csv" }),
+    )
+    .expect("csv export");
+    assert_eq!(written, 2, "created and revoked");
+    let csv = std::fs::read_to_string(&csv_path).expect("csv file");
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "seq,at,actor,action,key_id,details");
+    assert!(
+        lines[1].contains("\"key_created\"") && lines[2].contains("\"key_revoked\""),
+        "{csv}"
+    );
+    assert!(
+        !csv.contains(",\"=HYPERLINK"),
+        "formulas are defused in spreadsheets"
+    );
+
+    let json_path = dir.path().join("audit.json");
+    let all = json!({ "key_id": null, "action": "key_revoked", "offset": 0, "limit": 0 });
+    invoke(
+        &window,
+        "export_audit",
+        json!({ "query": all, "path": json_path, "format": "json" }),
+    )
+    .expect("json export");
+    let events: Value = serde_json::from_str(&std::fs::read_to_string(&json_path).expect("json"))
+        .expect("valid json");
+    assert_eq!(events.as_array().map(Vec::len), Some(1));
+    assert_eq!(events[0]["action"], "key_revoked");
+
+    for file in [&csv_path, &json_path] {
+        let text = std::fs::read_to_string(file).expect("read");
+        assert!(!text.contains(&token[14..]), "exports never hold a secret");
+    }
+    let missing = dir.path().join("no-such-folder").join("audit.csv");
+    let refused = invoke(
+        &window,
+        "export_audit",
+        json!({ "query": query, "path": missing, "format": "csv" }),
+    )
+    .expect_err("unwritable path");
+    assert!(refused["message"]
+        .as_str()
+        .is_some_and(|m| m.starts_with("Could not save")));
 }

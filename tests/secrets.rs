@@ -12,6 +12,12 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 async fn the_database_and_its_wal_hold_no_token_or_secret_after_100_creations() {
     let (_dir, db) = temp_db();
     let store = Store::open(&db).await.expect("open");
+    let mut settings = store.settings().await.expect("settings");
+    settings.owner_key_limit = 1000;
+    store
+        .update_settings(settings)
+        .await
+        .expect("raise the per-owner limit");
     let mut created = Vec::new();
     for i in 0..100 {
         let expiry = if i % 3 == 0 {
@@ -21,10 +27,7 @@ async fn the_database_and_its_wal_hold_no_token_or_secret_after_100_creations() 
         };
         created.push(
             store
-                .create_key(NewKey {
-                    name: format!("service {i}"),
-                    expiry,
-                })
+                .create_key(NewKey::named(format!("service {i}")).expiring(expiry))
                 .await
                 .expect("create"),
         );

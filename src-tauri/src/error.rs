@@ -12,6 +12,8 @@ pub enum ErrorKind {
     InvalidInput,
     /// The key is gone (deleted elsewhere): the UI refreshes the list.
     NotFound,
+    /// The owner is at the active-key limit: the UI explains and offers the admin override.
+    LimitReached,
     /// The database cannot be used at all: the UI shows a full-screen explanation.
     DatabaseUnavailable,
     Internal,
@@ -38,6 +40,10 @@ impl From<keyward_core::Error> for IpcError {
         use keyward_core::Error as E;
         match error {
             E::InvalidInput(message) => Self::new(ErrorKind::InvalidInput, message),
+            e @ (E::OwnerNotFound(_) | E::KeyRevoked) => {
+                Self::new(ErrorKind::InvalidInput, e.to_string())
+            }
+            e @ E::LimitReached { .. } => Self::new(ErrorKind::LimitReached, e.to_string()),
             e @ E::KeyNotFound(_) => Self::new(ErrorKind::NotFound, e.to_string()),
             E::Unavailable(message) => Self::new(ErrorKind::DatabaseUnavailable, message),
             other => {

@@ -10,16 +10,13 @@ use tauri::RunEvent;
 pub use error::{ErrorKind, IpcError};
 pub use state::AppState;
 
-/// Seconds before a copied key is cleared from the clipboard. `KEYWARD_CLIPBOARD_CLEAR_SECS`
-/// shortens it (the real-window tests use it so they need not wait 30 s).
-const DEFAULT_CLIPBOARD_CLEAR_SECS: u64 = 30;
-
-fn clipboard_clear_secs() -> u64 {
+/// `KEYWARD_CLIPBOARD_CLEAR_SECS` replaces the clipboard delay from Settings, so the real-window
+/// tests need not wait 30 s.
+fn clipboard_clear_override() -> Option<u64> {
     std::env::var("KEYWARD_CLIPBOARD_CLEAR_SECS")
         .ok()
         .and_then(|v| v.parse().ok())
         .filter(|&secs| secs > 0)
-        .unwrap_or(DEFAULT_CLIPBOARD_CLEAR_SECS)
 }
 
 /// Opens the database named by `KEYWARD_DB`, or the default one. A failure does not stop the app:
@@ -36,13 +33,14 @@ pub async fn open_state() -> AppState {
     if let Err(reason) = &store {
         eprintln!("keyward: {reason}");
     }
-    AppState::new(store, location, clipboard_clear_secs())
+    AppState::new(store, location, clipboard_clear_override())
 }
 
 /// Adds Keyward's plugins, state and commands to `base` (the real builder, or Tauri's mock one in
 /// tests).
 pub fn builder<R: tauri::Runtime>(base: tauri::Builder<R>, state: AppState) -> tauri::Builder<R> {
     base.plugin(tauri_plugin_clipboard_manager::init())
+        .plugin(tauri_plugin_dialog::init())
         .manage(state)
         .invoke_handler(tauri::generate_handler![
             commands::app::app_info,
@@ -51,6 +49,15 @@ pub fn builder<R: tauri::Runtime>(base: tauri::Builder<R>, state: AppState) -> t
             commands::keys::create_key,
             commands::keys::revoke_keys,
             commands::keys::delete_keys,
+            commands::keys::update_key,
+            commands::keys::key_history,
+            commands::owners::list_owners,
+            commands::owners::create_owner,
+            commands::owners::rename_owner,
+            commands::settings::get_settings,
+            commands::settings::update_settings,
+            commands::audit::audit_page,
+            commands::audit::export_audit,
             commands::clipboard::clipboard_copied,
         ])
 }

@@ -15,11 +15,30 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(store: Result<Store, String>, location: DbLocation, clear_after_secs: u64) -> Self {
+    /// `clear_after_override` replaces the clipboard delay from Settings (the tests shorten it).
+    pub fn new(
+        store: Result<Store, String>,
+        location: DbLocation,
+        clear_after_override: Option<u64>,
+    ) -> Self {
         Self {
             store,
             location,
-            clipboard: ClipboardWatch::new(clear_after_secs),
+            clipboard: ClipboardWatch::new(clear_after_override),
+        }
+    }
+
+    /// Seconds before a copied key is cleared from the clipboard: Settings, unless overridden.
+    pub async fn clipboard_clear_secs(&self) -> u64 {
+        if let Some(secs) = self.clipboard.clear_after_override {
+            return secs;
+        }
+        match self.store() {
+            Ok(store) => store.settings().await.map_or(
+                u64::from(keyward_core::DEFAULT_CLIPBOARD_CLEAR_SECONDS),
+                |s| u64::from(s.clipboard_clear_seconds),
+            ),
+            Err(_) => u64::from(keyward_core::DEFAULT_CLIPBOARD_CLEAR_SECONDS),
         }
     }
 
@@ -38,14 +57,14 @@ impl AppState {
 /// cleared later only if it still holds one of them, without keeping any secret in memory.
 pub struct ClipboardWatch {
     fingerprints: Mutex<Vec<[u8; 32]>>,
-    pub clear_after_secs: u64,
+    clear_after_override: Option<u64>,
 }
 
 impl ClipboardWatch {
-    fn new(clear_after_secs: u64) -> Self {
+    fn new(clear_after_override: Option<u64>) -> Self {
         Self {
             fingerprints: Mutex::new(Vec::new()),
-            clear_after_secs,
+            clear_after_override,
         }
     }
 

@@ -113,15 +113,29 @@ impl App {
         let mut caps = serde_json::Map::new();
         caps.insert("browserName".into(), json!("wry"));
         caps.insert("tauri:options".into(), json!({ "application": app }));
-        let client = tokio::time::timeout(
-            Duration::from_secs(60),
-            ClientBuilder::native()
-                .capabilities(caps)
-                .connect(&format!("http://127.0.0.1:{port}")),
-        )
-        .await
-        .expect("the WebDriver session did not open within 60 s")
-        .expect("WebDriver session");
+        // tauri-driver listens before the WebKitWebDriver behind it is ready, and the first
+        // new-session request can then be dropped (hyper IncompleteMessage). That failure is
+        // immediate, so retry it a few times; a session that hangs still fails after 60 s.
+        let mut attempt = 0;
+        let client = loop {
+            attempt += 1;
+            let connected = tokio::time::timeout(
+                Duration::from_secs(60),
+                ClientBuilder::native()
+                    .capabilities(caps.clone())
+                    .connect(&format!("http://127.0.0.1:{port}")),
+            )
+            .await
+            .expect("the WebDriver session did not open within 60 s");
+            match connected {
+                Ok(client) => break client,
+                Err(e) if attempt < 4 => {
+                    eprintln!("WebDriver session attempt {attempt} failed ({e}); retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                Err(e) => panic!("WebDriver session: {e}"),
+            }
+        };
         App {
             client,
             db,

@@ -2,5 +2,6 @@
 //! Each flow saves screenshots under `target/screenshots/`. Run with `--test-threads=1`: the X
 //! clipboard is shared.
 
+mod admin;
 mod driver;
 mod flows;

@@ -10,8 +10,8 @@ use std::process::ExitCode;
 use chrono::{DateTime, Local, NaiveDate, TimeZone, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 use keyward_core::{
-    resolve_db_location, Error, ExpiryChoice, KeyStatus, KeySummary, ListQuery, NewKey,
-    SecretToken, Store, MAX_PAGE_SIZE,
+    resolve_db_location, Error, ExpiryChoice, KeyStatus, KeySummary, ListQuery, NewKey, Role,
+    SecretToken, Store, Verdict, MAX_PAGE_SIZE,
 };
 use zeroize::Zeroize;
 
@@ -37,11 +37,30 @@ enum Command {
     /// Create, list, revoke or delete keys
     #[command(subcommand)]
     Keys(KeysCommand),
-    /// Check a key: prints VALID, MALFORMED, NOT_FOUND, REVOKED or EXPIRED; exits 0 only when valid
+    /// Write a complete copy of the database to PATH (which must not exist yet)
+    Backup { path: PathBuf },
+    /// List, create or rename owners (the people or services keys belong to)
+    #[command(subcommand)]
+    Owners(OwnersCommand),
+    /// Check a key: prints VALID, MALFORMED, NOT_FOUND, REVOKED, EXPIRED or FORBIDDEN; exits 0 only
+    /// when valid
     Verify {
         /// The full key, or "-" to read it from standard input (keeps it out of `ps`)
         token: String,
+        /// A scope the key must have (repeatable); a valid key without it is FORBIDDEN
+        #[arg(long = "scope", value_name = "SCOPE")]
+        scopes: Vec<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum OwnersCommand {
+    /// List owners with their active and total keys
+    List,
+    /// Add an owner
+    Create { name: String },
+    /// Rename an owner; their keys follow
+    Rename { from: String, to: String },
 }
 
 #[derive(Subcommand)]
@@ -53,6 +72,20 @@ enum KeysCommand {
         /// `30d` (any number of days), a date `YYYY-MM-DD` (the end of that day, local time), or `never`
         #[arg(long, default_value = "90d", value_parser = parse_expiry)]
         expires: ExpiryChoice,
+        /// Who the key belongs to (an existing owner) [default: you]
+        #[arg(long)]
+        owner: Option<String>,
+        #[arg(long, value_enum, default_value = "standard")]
+        role: RoleArg,
+        /// A permitted scope from the catalogue (repeatable)
+        #[arg(long = "scope", value_name = "SCOPE")]
+        scopes: Vec<String>,
+        /// Never record when the key was last used
+        #[arg(long)]
+        no_usage_tracking: bool,
+        /// Create it even if the owner is at the active-key limit (recorded in the audit log)
+        #[arg(long)]
+        override_limit: bool,
     },
     /// List keys, newest first
     List {
@@ -61,6 +94,14 @@ enum KeysCommand {
         search: Option<String>,
         #[arg(long, value_enum)]
         status: Option<StatusArg>,
+        /// Only this owner's keys
+        #[arg(long)]
+        owner: Option<String>,
+        #[arg(long, value_enum)]
+        role: Option<RoleArg>,
+        /// Only active keys that expire within this many days
+        #[arg(long, value_name = "DAYS")]
+        expiring_within: Option<u32>,
         /// Show at most this many keys
         #[arg(long)]
         limit: Option<u32>,
@@ -75,6 +116,23 @@ enum KeysCommand {
         #[arg(required = true, value_name = "ID")]
         ids: Vec<String>,
     },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RoleArg {
+    Standard,
+    Admin,
+    Project,
+}
+
+impl From<RoleArg> for Role {
+    fn from(role: RoleArg) -> Self {
+        match role {
+            RoleArg::Standard => Self::Standard,
+            RoleArg::Admin => Self::Admin,
+            RoleArg::Project => Self::Project,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -151,7 +209,10 @@ enum Failure {
 impl From<Error> for Failure {
     fn from(error: Error) -> Self {
         match error {
-            Error::KeyNotFound(_) => Self::Refused(error.to_string()),
+            Error::KeyNotFound(_)
+            | Error::OwnerNotFound(_)
+            | Error::LimitReached { .. }
+            | Error::KeyRevoked => Self::Refused(error.to_string()),
             other => Self::Broken(other.to_string()),
         }
     }
@@ -171,14 +232,16 @@ impl From<serde_json::Error> for Failure {
 
 fn print_keys(keys: &[KeySummary]) {
     println!(
-        "{:<14} {:<30} {:<8} {:<16} {:<16} {:<16}",
-        "ID", "NAME", "STATUS", "CREATED", "EXPIRES", "LAST USED"
+        "{:<14} {:<30} {:<16} {:<8} {:<8} {:<16} {:<16} {:<16}",
+        "ID", "NAME", "OWNER", "ROLE", "STATUS", "CREATED", "EXPIRES", "LAST USED"
     );
     for key in keys {
         println!(
-            "{:<14} {:<30} {:<8} {:<16} {:<16} {:<16}",
+            "{:<14} {:<30} {:<16} {:<8} {:<8} {:<16} {:<16} {:<16}",
             format!("{}_{}", key.prefix, key.id),
             key.name,
+            key.owner,
+            key.role.as_str(),
             key.status.as_str(),
             local(Some(key.created_at), ""),
             local(key.expires_at, "never"),
@@ -229,13 +292,25 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
     })?;
     let store = Store::open(&location.path).await?;
     let code = match cli.command {
-        Command::Keys(KeysCommand::Create { name, expires }) => {
-            let created = store
-                .create_key(NewKey {
-                    name,
-                    expiry: expires,
-                })
-                .await?;
+        Command::Keys(KeysCommand::Create {
+            name,
+            expires,
+            owner,
+            role,
+            scopes,
+            no_usage_tracking,
+            override_limit,
+        }) => {
+            let new = NewKey {
+                name,
+                owner,
+                role: role.into(),
+                scopes,
+                track_usage: !no_usage_tracking,
+                expiry: expires,
+                override_limit,
+            };
+            let created = store.create_key(new).await?;
             if cli.json {
                 println!("{}", serde_json::to_string_pretty(&created)?);
             } else {
@@ -253,11 +328,17 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Keys(KeysCommand::List {
             search,
             status,
+            owner,
+            role,
+            expiring_within,
             limit,
         }) => {
             let query = ListQuery {
                 search,
                 status: status.map(KeyStatus::from),
+                owner,
+                role: role.map(Role::from),
+                expiring_within_days: expiring_within,
                 ..ListQuery::default()
             };
             let keys = list_all(&store, query, limit).await?;
@@ -293,19 +374,60 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             }
             ExitCode::SUCCESS
         }
-        Command::Verify { token } => {
+        Command::Backup { path } => {
+            store.backup(&path).await?;
+            if cli.json {
+                println!("{}", serde_json::json!({ "backup": path }));
+            } else {
+                println!(
+                    "Backed up {} to {}",
+                    location.path.display(),
+                    path.display()
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Owners(command) => {
+            let owners = match command {
+                OwnersCommand::List => store.list_owners().await?,
+                OwnersCommand::Create { name } => vec![store.create_owner(&name).await?],
+                OwnersCommand::Rename { from, to } => vec![store.rename_owner(&from, &to).await?],
+            };
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&owners)?);
+            } else {
+                let limit = store.settings().await?.owner_key_limit;
+                println!("{:<30} {:>8} {:>6}", "OWNER", "ACTIVE", "TOTAL");
+                for owner in owners {
+                    println!(
+                        "{:<30} {:>8} {:>6}",
+                        owner.name,
+                        format!("{} / {limit}", owner.active_keys),
+                        owner.total_keys
+                    );
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Verify { token, scopes } => {
             let token = read_token(token)?;
-            let verdict = store.verify(&token).await?;
+            let verdict = store.verify(&token, &scopes).await?;
             if cli.json {
                 println!("{}", serde_json::to_string(&verdict)?);
             } else {
                 match &verdict {
-                    keyward_core::Verdict::Valid { key } => println!(
-                        "VALID {} \"{}\", expires {}",
+                    Verdict::Valid { key } => println!(
+                        "VALID {} \"{}\" owner {}, role {}, scopes [{}], expires {}",
                         key.id,
                         key.name,
+                        key.owner,
+                        key.role.as_str(),
+                        key.scopes.join(", "),
                         local(key.expires_at, "never")
                     ),
+                    Verdict::Forbidden { missing } => {
+                        println!("FORBIDDEN (missing scope: {})", missing.join(", "))
+                    }
                     other => println!("{}", other.label()),
                 }
             }

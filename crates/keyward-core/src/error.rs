@@ -13,6 +13,20 @@ pub enum Error {
     #[error("No key with the id {0} exists.")]
     KeyNotFound(String),
 
+    #[error("No owner named \"{0}\" exists. Create the owner first.")]
+    OwnerNotFound(String),
+
+    /// The owner already has as many active keys as the limit allows.
+    #[error("{owner} has {active} of {limit} active keys — revoke one first.")]
+    LimitReached {
+        owner: String,
+        active: u32,
+        limit: u32,
+    },
+
+    #[error("This key is revoked, so it can no longer be changed.")]
+    KeyRevoked,
+
     /// The database file could not be opened or used; the message says what to do.
     #[error("{0}")]
     Unavailable(String),

@@ -13,6 +13,10 @@ pub const DEFAULT_EXPIRY_DAYS: u32 = 90;
 pub const EXPIRY_PRESET_DAYS: [u32; 6] = [7, 30, 60, 90, 180, 365];
 pub const MAX_EXPIRY_DAYS: u32 = 3650;
 pub const MAX_PAGE_SIZE: u32 = 200;
+pub const DEFAULT_OWNER_KEY_LIMIT: u32 = 5;
+pub const DEFAULT_CLIPBOARD_CLEAR_SECONDS: u32 = 30;
+/// "Expires soon" means within this many days.
+pub const EXPIRES_SOON_DAYS: u32 = 7;
 
 /// Derived from the row and the clock, never stored: Revoked beats Expired beats Active.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -44,6 +48,36 @@ impl KeyStatus {
             Self::Active => "active",
             Self::Expired => "expired",
             Self::Revoked => "revoked",
+        }
+    }
+}
+
+/// What a key is for. Services decide what each role may do; Keyward records and reports it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum Role {
+    #[default]
+    Standard,
+    Admin,
+    Project,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Standard => "standard",
+            Self::Admin => "admin",
+            Self::Project => "project",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "standard" => Some(Self::Standard),
+            "admin" => Some(Self::Admin),
+            "project" => Some(Self::Project),
+            _ => None,
         }
     }
 }
@@ -121,13 +155,144 @@ pub fn validate_name(raw: &str) -> Result<String> {
     Ok(name.to_owned())
 }
 
+fn yes() -> bool {
+    true
+}
+
 /// What the user fills in to issue a key.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct NewKey {
     pub name: String,
+    /// The owner's name, which must exist. `None` means the operating-system user creating the
+    /// key, who becomes an owner on first use.
+    #[serde(default)]
+    pub owner: Option<String>,
+    #[serde(default)]
+    pub role: Role,
+    /// Each must be in the scope catalogue (Settings).
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// When off, verification never records "last used".
+    #[serde(default = "yes")]
+    pub track_usage: bool,
     #[serde(default)]
     pub expiry: ExpiryChoice,
+    /// Create even if the owner is at the active-key limit. Written to the audit log.
+    #[serde(default)]
+    pub override_limit: bool,
+}
+
+impl NewKey {
+    /// A key with the defaults: owned by the creator, standard role, no scopes, usage tracked,
+    /// 90 days.
+    pub fn named(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            owner: None,
+            role: Role::default(),
+            scopes: Vec::new(),
+            track_usage: true,
+            expiry: ExpiryChoice::default(),
+            override_limit: false,
+        }
+    }
+
+    pub fn owned_by(mut self, owner: impl Into<String>) -> Self {
+        self.owner = Some(owner.into());
+        self
+    }
+
+    pub fn expiring(mut self, expiry: ExpiryChoice) -> Self {
+        self.expiry = expiry;
+        self
+    }
+}
+
+/// A change to an existing key; `None` leaves a field as it is. The secret and the prefix never
+/// change, and a revoked key cannot be changed at all.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct KeyUpdate {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub owner: Option<String>,
+    #[serde(default)]
+    pub role: Option<Role>,
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    #[serde(default)]
+    pub track_usage: Option<bool>,
+    /// A new expiry, counted from now.
+    #[serde(default)]
+    pub expiry: Option<ExpiryChoice>,
+    /// Allow moving the key to an owner who is at the active-key limit.
+    #[serde(default)]
+    pub override_limit: bool,
+}
+
+/// A person or service that keys belong to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Owner {
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    /// Keys that are neither revoked nor expired: what the limit counts.
+    pub active_keys: u32,
+    pub total_keys: u32,
+}
+
+/// Settings kept in the database; every change is audited.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Settings {
+    /// The expiry the create dialog starts with (one of the presets), or 0 for never.
+    pub default_expiry_days: u32,
+    pub clipboard_clear_seconds: u32,
+    /// The tag new keys start with (`kw`): 2–16 lowercase letters or digits.
+    pub key_prefix: String,
+    /// How many active keys one owner may have.
+    pub owner_key_limit: u32,
+    /// The scopes a key may be given.
+    pub scope_catalogue: Vec<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            default_expiry_days: DEFAULT_EXPIRY_DAYS,
+            clipboard_clear_seconds: DEFAULT_CLIPBOARD_CLEAR_SECONDS,
+            key_prefix: crate::token::DEFAULT_PREFIX.to_owned(),
+            owner_key_limit: DEFAULT_OWNER_KEY_LIMIT,
+            scope_catalogue: vec!["read".into(), "write".into(), "models:chat".into()],
+        }
+    }
+}
+
+/// Checks a scope name: 1–64 of letters, digits and `:._-`, e.g. `models:chat`.
+pub fn validate_scope(scope: &str) -> Result<()> {
+    let ok = (1..=64).contains(&scope.len())
+        && scope
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'.' | b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidInput(format!(
+            "\"{scope}\" is not a valid scope: use 1 to 64 letters, digits, ':', '.', '_' or '-'."
+        )))
+    }
+}
+
+/// Trims and checks an owner name: the same rules as key names.
+pub fn validate_owner_name(raw: &str) -> Result<String> {
+    validate_name(raw).map_err(|e| match e {
+        Error::InvalidInput(message) => {
+            Error::InvalidInput(message.replace("the key", "the owner"))
+        }
+        other => other,
+    })
 }
 
 /// A key as lists and details show it. Never carries the secret or its hash.
@@ -140,6 +305,10 @@ pub struct KeySummary {
     /// `kw_3fJk9QzP0a_…x9Qa`: enough to recognise a key, useless to use it.
     pub masked: String,
     pub name: String,
+    pub owner: String,
+    pub role: Role,
+    pub scopes: Vec<String>,
+    pub track_usage: bool,
     pub status: KeyStatus,
     pub created_at: DateTime<Utc>,
     /// The operating-system user who created the key.
@@ -160,7 +329,22 @@ pub struct CreatedKey {
 }
 
 /// A page of the key list, filtered and searched in SQL.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, TS)]
+/// The list's sort order. Ties are broken by creation time, then id, so pages never overlap.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum SortColumn {
+    #[default]
+    Created,
+    Name,
+    Owner,
+    Role,
+    Status,
+    Expires,
+    LastUsed,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct ListQuery {
     /// Matches the name or the public id (`kw_3fJk9QzP0a`), case-insensitively.
@@ -169,10 +353,38 @@ pub struct ListQuery {
     #[serde(default)]
     pub status: Option<KeyStatus>,
     #[serde(default)]
+    pub owner: Option<String>,
+    #[serde(default)]
+    pub role: Option<Role>,
+    /// Only active keys that expire within this many days (the "expires soon" filter).
+    #[serde(default)]
+    pub expiring_within_days: Option<u32>,
+    #[serde(default)]
+    pub sort: SortColumn,
+    /// Newest / largest first.
+    #[serde(default = "yes")]
+    pub descending: bool,
+    #[serde(default)]
     pub offset: u32,
     /// At most 200; 0 means the default of 50.
     #[serde(default)]
     pub limit: u32,
+}
+
+impl Default for ListQuery {
+    fn default() -> Self {
+        Self {
+            search: None,
+            status: None,
+            owner: None,
+            role: None,
+            expiring_within_days: None,
+            sort: SortColumn::default(),
+            descending: true,
+            offset: 0,
+            limit: 0,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
@@ -200,6 +412,9 @@ pub struct RevokeOutcome {
 pub struct VerifiedKey {
     pub id: String,
     pub name: String,
+    pub owner: String,
+    pub role: Role,
+    pub scopes: Vec<String>,
     pub expires_at: Option<DateTime<Utc>>,
 }
 
@@ -217,6 +432,10 @@ pub enum Verdict {
     NotFound,
     Revoked,
     Expired,
+    /// Valid, but lacks a scope the caller requires.
+    Forbidden {
+        missing: Vec<String>,
+    },
 }
 
 impl Verdict {
@@ -231,8 +450,33 @@ impl Verdict {
             Self::NotFound => "NOT_FOUND",
             Self::Revoked => "REVOKED",
             Self::Expired => "EXPIRED",
+            Self::Forbidden { .. } => "FORBIDDEN",
         }
     }
+}
+
+/// Which audit events to show, newest first.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct AuditQuery {
+    #[serde(default)]
+    pub key_id: Option<String>,
+    /// One of the actions, e.g. `key_revoked`.
+    #[serde(default)]
+    pub action: Option<String>,
+    #[serde(default)]
+    pub offset: u32,
+    /// At most 200; 0 means 50.
+    #[serde(default)]
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct AuditPage {
+    pub events: Vec<AuditEvent>,
+    pub total: u32,
+    pub offset: u32,
 }
 
 /// One row of the audit log.
@@ -242,7 +486,8 @@ pub struct AuditEvent {
     pub seq: u32,
     pub at: DateTime<Utc>,
     pub actor: String,
-    /// `key_created`, `key_revoked` or `key_deleted`.
+    /// `key_created`, `key_updated`, `key_revoked`, `key_deleted`, `owner_created`,
+    /// `owner_renamed` or `settings_changed`.
     pub action: String,
     pub key_id: Option<String>,
     /// JSON with what changed (never a secret).

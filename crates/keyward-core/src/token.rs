@@ -53,6 +53,14 @@ pub struct GeneratedToken {
 }
 
 impl GeneratedToken {
+    /// The issuer prefix the token starts with.
+    pub fn prefix(&self) -> &str {
+        self.token
+            .expose()
+            .split_once('_')
+            .map_or("", |(prefix, _)| prefix)
+    }
+
     /// The secret part alone, for hashing.
     pub fn secret(&self) -> zeroize::Zeroizing<String> {
         let token = self.token.expose();

@@ -13,15 +13,18 @@ pub struct AppInfo {
     /// Why the database could not be opened, in plain words; the UI shows it full-screen.
     pub database_error: Option<String>,
     pub clipboard_clear_seconds: u32,
+    /// The operating-system user, who owns keys created without choosing an owner.
+    pub current_user: String,
 }
 
 #[tauri::command]
-pub fn app_info(state: State<'_, AppState>) -> AppInfo {
-    AppInfo {
+pub async fn app_info(state: State<'_, AppState>) -> Result<AppInfo, ()> {
+    Ok(AppInfo {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         database_path: state.location.path.display().to_string(),
         database_error: state.database_error(),
-        clipboard_clear_seconds: u32::try_from(state.clipboard.clear_after_secs)
+        clipboard_clear_seconds: u32::try_from(state.clipboard_clear_secs().await)
             .unwrap_or(u32::MAX),
-    }
+        current_user: keyward_core::current_os_user(),
+    })
 }

@@ -19,10 +19,14 @@ pub fn clear_if_secret<R: Runtime>(app: &AppHandle<R>) -> bool {
 /// The UI calls this right after it copied a key: the clipboard is checked and cleared once the
 /// configured number of seconds has passed.
 #[tauri::command]
-pub fn clipboard_copied<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>) {
-    let delay = Duration::from_secs(state.clipboard.clear_after_secs);
+pub async fn clipboard_copied<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+) -> Result<(), ()> {
+    let delay = Duration::from_secs(state.clipboard_clear_secs().await);
     tauri::async_runtime::spawn(async move {
         tokio::time::sleep(delay).await;
         clear_if_secret(&app);
     });
+    Ok(())
 }

@@ -1,4 +1,6 @@
-use keyward_core::{CreatedKey, KeyPage, KeySummary, ListQuery, NewKey, RevokeOutcome};
+use keyward_core::{
+    AuditEvent, CreatedKey, KeyPage, KeySummary, KeyUpdate, ListQuery, NewKey, RevokeOutcome,
+};
 use tauri::State;
 
 use crate::error::IpcResult;
@@ -29,4 +31,19 @@ pub async fn revoke_keys(state: State<'_, AppState>, ids: Vec<String>) -> IpcRes
 #[tauri::command]
 pub async fn delete_keys(state: State<'_, AppState>, ids: Vec<String>) -> IpcResult<u32> {
     Ok(state.store()?.delete_keys(&ids).await?)
+}
+
+#[tauri::command]
+pub async fn update_key(
+    state: State<'_, AppState>,
+    id: String,
+    update: KeyUpdate,
+) -> IpcResult<KeySummary> {
+    Ok(state.store()?.update_key(&id, update).await?)
+}
+
+/// One key's audit history, oldest first.
+#[tauri::command]
+pub async fn key_history(state: State<'_, AppState>, id: String) -> IpcResult<Vec<AuditEvent>> {
+    Ok(state.store()?.audit_events(Some(&id)).await?)
 }

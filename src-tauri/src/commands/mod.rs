@@ -1,5 +1,8 @@
 //! Tauri commands: each takes state, calls the core, and maps the error. No logic lives here.
 
 pub mod app;
+pub mod audit;
 pub mod clipboard;
 pub mod keys;
+pub mod owners;
+pub mod settings;

@@ -1,6 +1,17 @@
 import { mockIPC } from '@tauri-apps/api/mocks';
 import { describe, expect, it } from 'vitest';
+import type { NewKey } from '../bindings/NewKey';
 import { copySecret, createKey, listKeys, toIpcError } from './index';
+
+const NEW_KEY: NewKey = {
+  name: 'x',
+  owner: null,
+  role: 'standard',
+  scopes: [],
+  track_usage: true,
+  expiry: { kind: 'never' },
+  override_limit: false,
+};
 
 describe('api wrapper', () => {
   it('sends list_keys its query and caps the page size', async () => {
@@ -9,9 +20,34 @@ describe('api wrapper', () => {
       calls.push([cmd, args]);
       return { keys: [], total: 0, offset: 0 };
     });
-    await listKeys({ search: 'ci', status: 'active', offset: 50, limit: 1000 });
+    await listKeys({
+      search: 'ci',
+      status: 'active',
+      owner: null,
+      role: null,
+      expiring_within_days: null,
+      sort: 'created',
+      descending: true,
+      offset: 50,
+      limit: 1000,
+    });
     expect(calls).toEqual([
-      ['list_keys', { query: { search: 'ci', status: 'active', offset: 50, limit: 200 } }],
+      [
+        'list_keys',
+        {
+          query: {
+            search: 'ci',
+            status: 'active',
+            owner: null,
+            role: null,
+            expiring_within_days: null,
+            sort: 'created',
+            descending: true,
+            offset: 50,
+            limit: 200,
+          },
+        },
+      ],
     ]);
   });
 
@@ -19,7 +55,7 @@ describe('api wrapper', () => {
     mockIPC(() => {
       throw { kind: 'invalid_input', message: 'Give the key a name.' };
     });
-    await expect(createKey({ name: '', expiry: { kind: 'never' } })).rejects.toEqual({
+    await expect(createKey({ ...NEW_KEY, name: '' })).rejects.toEqual({
       kind: 'invalid_input',
       message: 'Give the key a name.',
     });
@@ -27,7 +63,7 @@ describe('api wrapper', () => {
     mockIPC(() => {
       throw 'command create_key not allowed';
     });
-    await expect(createKey({ name: 'x', expiry: { kind: 'never' } })).rejects.toEqual({
+    await expect(createKey({ ...NEW_KEY, name: 'x' })).rejects.toEqual({
       kind: 'internal',
       message: 'command create_key not allowed',
     });

@@ -12,6 +12,14 @@ import type { KeySummary } from '../bindings/KeySummary';
 import type { ListQuery } from '../bindings/ListQuery';
 import type { NewKey } from '../bindings/NewKey';
 import type { RevokeOutcome } from '../bindings/RevokeOutcome';
+import type { AuditEvent } from '../bindings/AuditEvent';
+import type { AuditPage } from '../bindings/AuditPage';
+import type { AuditQuery } from '../bindings/AuditQuery';
+import type { ExportFormat } from '../bindings/ExportFormat';
+import type { KeyUpdate } from '../bindings/KeyUpdate';
+import type { Owner } from '../bindings/Owner';
+import type { Settings } from '../bindings/Settings';
+import { save } from '@tauri-apps/plugin-dialog';
 
 export type { IpcError };
 
@@ -22,6 +30,7 @@ export const MAX_PAGE_SIZE = 200;
 const ERROR_KINDS: readonly ErrorKind[] = [
   'invalid_input',
   'not_found',
+  'limit_reached',
   'database_unavailable',
   'internal',
 ];
@@ -94,4 +103,63 @@ export async function copySecret(token: string): Promise<void> {
     throw { kind: 'internal', message: `The key could not be copied: ${message}` } satisfies IpcError;
   }
   await call<null>('clipboard_copied');
+}
+
+export function updateKey(id: string, update: KeyUpdate): Promise<KeySummary> {
+  return call<KeySummary>('update_key', { id, update });
+}
+
+/** One key's audit history, oldest first. */
+export function keyHistory(id: string): Promise<AuditEvent[]> {
+  return call<AuditEvent[]>('key_history', { id });
+}
+
+export function listOwners(): Promise<Owner[]> {
+  return call<Owner[]>('list_owners');
+}
+
+export function createOwner(name: string): Promise<Owner> {
+  return call<Owner>('create_owner', { name });
+}
+
+export function renameOwner(from: string, to: string): Promise<Owner> {
+  return call<Owner>('rename_owner', { from, to });
+}
+
+export function getSettings(): Promise<Settings> {
+  return call<Settings>('get_settings');
+}
+
+export function updateSettings(settings: Settings): Promise<Settings> {
+  return call<Settings>('update_settings', { settings });
+}
+
+export function auditPage(query: AuditQuery): Promise<AuditPage> {
+  return call<AuditPage>('audit_page', { query });
+}
+
+/**
+ * Asks where to save, then writes the audit events matching `query` there. Resolves to `null`
+ * when the user cancels the save dialog, else to the path and the number of events written.
+ */
+export async function exportAudit(
+  query: AuditQuery,
+  format: ExportFormat,
+): Promise<{ path: string; count: number } | null> {
+  const today = new Date().toISOString().slice(0, 10);
+  let path: string | null;
+  try {
+    path = await save({
+      title: 'Export audit log',
+      defaultPath: `keyward-audit-${today}.${format}`,
+      filters: [{ name: format.toUpperCase(), extensions: [format] }],
+    });
+  } catch (error) {
+    throw toIpcError(error);
+  }
+  if (path === null) {
+    return null;
+  }
+  const count = await call<number>('export_audit', { query, path, format });
+  return { path, count };
 }

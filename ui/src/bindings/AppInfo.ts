@@ -7,4 +7,8 @@ export type AppInfo = { version: string, database_path: string,
 /**
  * Why the database could not be opened, in plain words; the UI shows it full-screen.
  */
-database_error: string | null, clipboard_clear_seconds: number, };
+database_error: string | null, clipboard_clear_seconds: number, 
+/**
+ * The operating-system user, who owns keys created without choosing an owner.
+ */
+current_user: string, };

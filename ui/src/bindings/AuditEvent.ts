@@ -5,7 +5,8 @@
  */
 export type AuditEvent = { seq: number, at: string, actor: string, 
 /**
- * `key_created`, `key_revoked` or `key_deleted`.
+ * `key_created`, `key_updated`, `key_revoked`, `key_deleted`, `owner_created`,
+ * `owner_renamed` or `settings_changed`.
  */
 action: string, key_id: string | null, 
 /**

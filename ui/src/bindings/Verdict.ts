@@ -4,4 +4,4 @@ import type { VerifiedKey } from "./VerifiedKey";
 /**
  * The answer to "may this key be used?". The first failing check wins, in this order.
  */
-export type Verdict = { "verdict": "VALID", key: VerifiedKey, } | { "verdict": "MALFORMED" } | { "verdict": "NOT_FOUND" } | { "verdict": "REVOKED" } | { "verdict": "EXPIRED" };
+export type Verdict = { "verdict": "VALID", key: VerifiedKey, } | { "verdict": "MALFORMED" } | { "verdict": "NOT_FOUND" } | { "verdict": "REVOKED" } | { "verdict": "EXPIRED" } | { "verdict": "FORBIDDEN", missing: Array<string>, };

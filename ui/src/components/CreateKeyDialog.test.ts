@@ -3,21 +3,52 @@ import { render, screen, waitFor } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it, vi } from 'vitest';
 import type { NewKey } from '../bindings/NewKey';
+import type { Owner } from '../bindings/Owner';
+import type { Settings } from '../bindings/Settings';
 import { endOfLocalDay, tomorrow } from '../lib/expiry';
 import { makeKey, TOKEN } from '../test/fixtures';
 import CreateKeyDialog from './CreateKeyDialog.svelte';
 
-function setup() {
+const SETTINGS: Settings = {
+  default_expiry_days: 90,
+  clipboard_clear_seconds: 30,
+  key_prefix: 'kw',
+  owner_key_limit: 5,
+  scope_catalogue: ['read', 'write', 'admin'],
+};
+
+function owner(name: string, active_keys: number): Owner {
+  return { name, created_at: '2025-03-04T10:20:00Z', active_keys, total_keys: active_keys };
+}
+
+const BASE: Omit<NewKey, 'name' | 'expiry'> = {
+  owner: null,
+  role: 'standard',
+  scopes: [],
+  track_usage: true,
+  override_limit: false,
+};
+
+interface Options {
+  owners?: Owner[];
+  settings?: Settings;
+  create?: (input: NewKey) => unknown;
+}
+
+function setup(options: Options = {}) {
   const sent: NewKey[] = [];
   mockIPC((cmd, args) => {
+    if (cmd === 'get_settings') return options.settings ?? SETTINGS;
+    if (cmd === 'list_owners') return options.owners ?? [owner('root', 2)];
     if (cmd !== 'create_key') throw new Error(`unexpected ${cmd}`);
     const input = (args as { input: NewKey }).input;
     sent.push(input);
+    if (options.create) return options.create(input);
     return { key: makeKey({ name: input.name }), token: TOKEN };
   });
   const oncancel = vi.fn();
   const oncreated = vi.fn();
-  render(CreateKeyDialog, { props: { oncancel, oncreated } });
+  render(CreateKeyDialog, { props: { currentUser: 'root', oncancel, oncreated } });
   return { sent, oncancel, oncreated, user: userEvent.setup() };
 }
 
@@ -27,19 +58,36 @@ function byId(id: string): HTMLElement {
   return element;
 }
 
+/** Waits until owners and settings have loaded. */
+async function ready() {
+  await waitFor(() => expect(byId('owner-usage')).toBeInTheDocument());
+}
+
 describe('CreateKeyDialog', () => {
-  it('is a labelled modal with the name field focused', () => {
+  it('is a labelled modal with the name field focused', async () => {
     setup();
     const dialog = screen.getByRole('dialog', { name: 'Create API key' });
     expect(dialog).toHaveAttribute('id', 'create-dialog');
     expect(dialog).toHaveAttribute('aria-modal', 'true');
     expect(byId('key-name-input')).toHaveFocus();
+    await ready();
     expect(byId('expiry-select')).toHaveValue('90');
     expect(byId('create-submit-btn')).toBeDisabled();
+    expect(byId('owner-select')).toHaveDisplayValue('root (you)');
+    expect(byId('owner-usage')).toHaveTextContent('2 / 5 active');
+    expect(byId('role-select')).toHaveValue('standard');
+    expect(byId('track-usage-checkbox')).toBeChecked();
+    expect(document.querySelectorAll('input[name="scope"]')).toHaveLength(3);
+  });
+
+  it('starts with the default expiry from the settings', async () => {
+    setup({ settings: { ...SETTINGS, default_expiry_days: 30 } });
+    await waitFor(() => expect(byId('expiry-select')).toHaveValue('30'));
   });
 
   it('validates the name as you type', async () => {
     const { user } = setup();
+    await ready();
     const input = byId('key-name-input');
     await user.type(input, 'a');
     expect(document.getElementById('name-error')).toBeNull();
@@ -54,28 +102,106 @@ describe('CreateKeyDialog', () => {
     expect(byId('name-error')).toHaveTextContent(/invisible or text-direction character/);
   });
 
-  it('sends the chosen number of days and hands back the new key', async () => {
-    const { user, sent, oncreated } = setup();
+  it('sends owner, role, scopes, usage tracking and expiry', async () => {
+    const { user, sent, oncreated } = setup({ owners: [owner('root', 0), owner('Alice', 1)] });
+    await ready();
     await user.type(byId('key-name-input'), '  CI deploy  ');
+    await user.selectOptions(byId('owner-select'), 'Alice');
+    expect(byId('owner-usage')).toHaveTextContent('1 / 5 active');
+    await user.selectOptions(byId('role-select'), 'project');
+    await user.click(document.querySelector('input[name="scope"][value="write"]') as HTMLElement);
+    await user.click(document.querySelector('input[name="scope"][value="read"]') as HTMLElement);
+    await user.click(byId('track-usage-checkbox'));
     await user.selectOptions(byId('expiry-select'), '30');
     expect(byId('expiry-hint')).toHaveTextContent(/^Expires on /);
     await user.click(byId('create-submit-btn'));
     await waitFor(() => expect(oncreated).toHaveBeenCalledOnce());
-    expect(sent).toEqual([{ name: 'CI deploy', expiry: { kind: 'days', value: 30 } }]);
+    expect(sent).toEqual([
+      {
+        name: 'CI deploy',
+        owner: 'Alice',
+        role: 'project',
+        scopes: ['read', 'write'],
+        track_usage: false,
+        expiry: { kind: 'days', value: 30 },
+        override_limit: false,
+      },
+    ]);
     expect(oncreated.mock.calls[0][0].token).toBe(TOKEN);
+  });
+
+  it('offers the current user even before they are an owner, and sends null for them', async () => {
+    const { user, sent } = setup({ owners: [owner('Alice', 0)] });
+    await ready();
+    expect(byId('owner-select')).toHaveDisplayValue('root (you)');
+    expect(byId('owner-usage')).toHaveTextContent('0 / 5 active');
+    await user.type(byId('key-name-input'), 'Mine{Enter}');
+    await waitFor(() => expect(sent).toHaveLength(1));
+    expect(sent[0].owner).toBeNull();
+  });
+
+  it('disables Create for an owner at the limit until the admin override is ticked', async () => {
+    const { user, sent } = setup({ owners: [owner('root', 0), owner('Alice', 5)] });
+    await ready();
+    await user.type(byId('key-name-input'), 'One more');
+    expect(document.getElementById('limit-reason')).toBeNull();
+    await user.selectOptions(byId('owner-select'), 'Alice');
+    expect(byId('limit-reason')).toHaveTextContent(
+      'Alice has 5 of 5 active keys — revoke one first.',
+    );
+    expect(byId('create-submit-btn')).toBeDisabled();
+    const override = byId('override-limit-checkbox');
+    expect(override).not.toBeChecked();
+    expect(override.closest('label')).toHaveTextContent(
+      'Create anyway (admin override; recorded in the audit log)',
+    );
+    await user.click(override);
+    expect(byId('create-submit-btn')).toBeEnabled();
+    await user.click(byId('create-submit-btn'));
+    await waitFor(() => expect(sent).toHaveLength(1));
+    expect(sent[0]).toMatchObject({ owner: 'Alice', override_limit: true });
+  });
+
+  it('handles a limit_reached error from the backend the same way', async () => {
+    let calls = 0;
+    const { user, sent, oncreated } = setup({
+      create: (input) => {
+        calls += 1;
+        if (!input.override_limit) {
+          throw { kind: 'limit_reached', message: 'root has 5 of 5 active keys — revoke one first.' };
+        }
+        return { key: makeKey({ name: input.name }), token: TOKEN };
+      },
+    });
+    await ready();
+    await user.type(byId('key-name-input'), 'Race');
+    await user.click(byId('create-submit-btn'));
+    await waitFor(() =>
+      expect(byId('limit-reason')).toHaveTextContent('root has 5 of 5 active keys — revoke one first.'),
+    );
+    expect(byId('create-submit-btn')).toBeDisabled();
+    await user.click(byId('override-limit-checkbox'));
+    await user.click(byId('create-submit-btn'));
+    await waitFor(() => expect(oncreated).toHaveBeenCalledOnce());
+    expect(calls).toBe(2);
+    expect(sent[1].override_limit).toBe(true);
   });
 
   it('warns about keys that never expire and submits with Enter', async () => {
     const { user, sent } = setup();
+    await ready();
     expect(document.getElementById('never-warning')).toBeNull();
     await user.selectOptions(byId('expiry-select'), 'never');
     expect(byId('never-warning')).toHaveTextContent(/stay valid until someone revokes them/);
     await user.type(byId('key-name-input'), 'Forever{Enter}');
-    await waitFor(() => expect(sent).toEqual([{ name: 'Forever', expiry: { kind: 'never' } }]));
+    await waitFor(() =>
+      expect(sent).toEqual([{ ...BASE, name: 'Forever', expiry: { kind: 'never' } }]),
+    );
   });
 
   it('sends the end of the chosen local day for a custom date', async () => {
     const { user, sent } = setup();
+    await ready();
     await user.type(byId('key-name-input'), 'Until a date');
     await user.selectOptions(byId('expiry-select'), 'date');
     const date = byId('expiry-date-input') as HTMLInputElement;
@@ -92,12 +218,12 @@ describe('CreateKeyDialog', () => {
   });
 
   it('shows a rejected name next to the field and keeps what was typed', async () => {
-    mockIPC(() => {
-      throw { kind: 'invalid_input', message: 'The name is not allowed by the server.' };
+    const { user, oncreated } = setup({
+      create: () => {
+        throw { kind: 'invalid_input', message: 'The name is not allowed by the server.' };
+      },
     });
-    const oncreated = vi.fn();
-    render(CreateKeyDialog, { props: { oncancel: vi.fn(), oncreated } });
-    const user = userEvent.setup();
+    await ready();
     await user.type(byId('key-name-input'), 'Billing');
     await user.click(byId('create-submit-btn'));
     await waitFor(() =>

@@ -14,6 +14,10 @@ export function makeKey(overrides: Partial<KeySummary> = {}): KeySummary {
     prefix: 'kw',
     masked: `kw_${id}_…x9Qa`,
     name: `Key ${counter}`,
+    owner: 'alice',
+    role: 'standard',
+    scopes: [],
+    track_usage: true,
     status: 'active',
     created_at: '2025-03-04T10:20:00Z',
     created_by: 'alice',
@@ -29,4 +33,5 @@ export const INFO: AppInfo = {
   database_path: '/home/alice/.local/share/io.keyward.desktop/keyward.db',
   database_error: null,
   clipboard_clear_seconds: 30,
+  current_user: 'alice',
 };

@@ -1,0 +1,150 @@
+use chrono::DateTime;
+use serde_json::json;
+use sqlx::FromRow;
+
+use super::{count, from_millis, to_millis, Store, WriteTx};
+use crate::error::{Error, Result};
+use crate::models::{validate_owner_name, Owner};
+
+#[derive(FromRow)]
+struct OwnerRow {
+    name: String,
+    created_at: i64,
+    active_keys: i64,
+    total_keys: i64,
+}
+
+/// Active means neither revoked nor expired at `?1`.
+pub(crate) const ACTIVE_SQL: &str =
+    "revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?1)";
+
+impl Store {
+    /// Every owner with their key counts, by name.
+    pub async fn list_owners(&self) -> Result<Vec<Owner>> {
+        let rows: Vec<OwnerRow> = sqlx::query_as(&format!(
+            "SELECT o.name, o.created_at, \
+               (SELECT COUNT(*) FROM api_keys k WHERE k.owner_id = o.id AND {ACTIVE_SQL}) AS active_keys, \
+               (SELECT COUNT(*) FROM api_keys k WHERE k.owner_id = o.id) AS total_keys \
+             FROM owners o ORDER BY o.name COLLATE NOCASE"
+        ))
+        .bind(to_millis(self.clock.now()))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Owner {
+                name: r.name,
+                created_at: from_millis(r.created_at),
+                active_keys: count(r.active_keys),
+                total_keys: count(r.total_keys),
+            })
+            .collect())
+    }
+
+    pub async fn get_owner(&self, name: &str) -> Result<Owner> {
+        self.list_owners()
+            .await?
+            .into_iter()
+            .find(|o| o.name.eq_ignore_ascii_case(name.trim()))
+            .ok_or_else(|| Error::OwnerNotFound(name.trim().to_owned()))
+    }
+
+    pub async fn create_owner(&self, name: &str) -> Result<Owner> {
+        let name = validate_owner_name(name)?;
+        let mut tx = self.begin_write().await?;
+        self.insert_owner(&mut tx, &name).await?;
+        tx.commit().await?;
+        self.get_owner(&name).await
+    }
+
+    /// Adds an owner inside a transaction and audits it; refuses a name already taken.
+    pub(crate) async fn insert_owner(&self, tx: &mut WriteTx, name: &str) -> Result<i64> {
+        let now = self.clock.now();
+        let inserted = sqlx::query("INSERT INTO owners (name, created_at) VALUES (?, ?)")
+            .bind(name)
+            .bind(to_millis(now))
+            .execute(&mut **tx)
+            .await;
+        let id = match inserted {
+            Ok(done) => done.last_insert_rowid(),
+            Err(e) if super::is_unique_violation(&e) => {
+                return Err(Error::InvalidInput(format!(
+                    "An owner named \"{name}\" already exists."
+                )))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.audit(tx, now, "owner_created", None, json!({ "owner": name }))
+            .await?;
+        Ok(id)
+    }
+
+    pub async fn rename_owner(&self, from: &str, to: &str) -> Result<Owner> {
+        let to = validate_owner_name(to)?;
+        let now = self.clock.now();
+        let mut tx = self.begin_write().await?;
+        let id = owner_id(&mut tx, from).await?;
+        let renamed = sqlx::query("UPDATE owners SET name = ? WHERE id = ?")
+            .bind(&to)
+            .bind(id)
+            .execute(&mut *tx)
+            .await;
+        match renamed {
+            Err(e) if super::is_unique_violation(&e) => {
+                return Err(Error::InvalidInput(format!(
+                    "An owner named \"{to}\" already exists."
+                )))
+            }
+            other => other?,
+        };
+        self.audit(
+            &mut tx,
+            now,
+            "owner_renamed",
+            None,
+            json!({ "from": from.trim(), "to": to }),
+        )
+        .await?;
+        tx.commit().await?;
+        self.get_owner(&to).await
+    }
+
+    /// Counts `owner_id`'s active keys and refuses when they are at the limit, unless overridden.
+    /// Runs inside the writing transaction, so two processes cannot both pass it.
+    pub(crate) async fn check_owner_limit(
+        &self,
+        tx: &mut WriteTx,
+        owner_id: i64,
+        owner_name: &str,
+        now: DateTime<chrono::Utc>,
+        override_limit: bool,
+    ) -> Result<bool> {
+        let limit = self.settings_in(tx).await?.owner_key_limit;
+        let (active,): (i64,) = sqlx::query_as(&format!(
+            "SELECT COUNT(*) FROM api_keys WHERE owner_id = ?2 AND {ACTIVE_SQL}"
+        ))
+        .bind(to_millis(now))
+        .bind(owner_id)
+        .fetch_one(&mut **tx)
+        .await?;
+        let at_limit = count(active) >= limit;
+        if at_limit && !override_limit {
+            return Err(Error::LimitReached {
+                owner: owner_name.to_owned(),
+                active: count(active),
+                limit,
+            });
+        }
+        Ok(at_limit)
+    }
+}
+
+/// The id of the owner called `name` (case-insensitive).
+pub(crate) async fn owner_id(tx: &mut WriteTx, name: &str) -> Result<i64> {
+    let row: Option<(i64,)> = sqlx::query_as("SELECT id FROM owners WHERE name = ?")
+        .bind(name.trim())
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.map(|(id,)| id)
+        .ok_or_else(|| Error::OwnerNotFound(name.trim().to_owned()))
+}

@@ -1,0 +1,697 @@
+use super::*;
+use crate::clock::ManualClock;
+use crate::models::*;
+use crate::secret::SecretToken;
+
+async fn store_at(dir: &tempfile::TempDir, clock: ManualClock) -> Store {
+    let options = StoreOptions {
+        clock: Arc::new(clock),
+        actor: "admin".into(),
+    };
+    Store::open_with(&dir.path().join("k.db"), options)
+        .await
+        .expect("open")
+}
+
+async fn fresh() -> (tempfile::TempDir, Store, ManualClock) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clock = ManualClock::new(Utc::now());
+    let store = store_at(&dir, clock.clone()).await;
+    (dir, store, clock)
+}
+
+/// With the pool closed, any database read fails; a malformed token must still get its
+/// verdict, which proves it was rejected before touching the database.
+#[tokio::test]
+async fn malformed_tokens_are_rejected_without_a_database_read() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(&dir.path().join("k.db")).await.expect("open");
+    let created = store
+        .create_key(NewKey::named("probe").expiring(ExpiryChoice::Never))
+        .await
+        .expect("create");
+    let good = created.token.expose().to_owned();
+    store.close().await;
+
+    let mut typo: Vec<char> = good.chars().collect();
+    typo[20] = if typo[20] == 'x' { 'y' } else { 'x' };
+    for bad in [
+        typo.into_iter().collect::<String>(),
+        "kw_nope".into(),
+        String::new(),
+    ] {
+        let verdict = store.verify(&SecretToken::from(bad), &[]).await;
+        assert_eq!(verdict.expect("no database needed"), Verdict::Malformed);
+    }
+    assert!(
+        store.verify(&SecretToken::from(good), &[]).await.is_err(),
+        "a well-formed token needs the database, which is closed"
+    );
+}
+
+#[test]
+fn the_creator_is_the_account_running_the_process() {
+    let user = current_os_user();
+    assert_ne!(user, "unknown");
+    #[cfg(unix)]
+    assert_eq!(Some(user), account_of_this_process());
+}
+
+#[tokio::test]
+async fn revoking_is_all_or_nothing_and_audited() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(&dir.path().join("k.db")).await.expect("open");
+    let key = store.create_key(NewKey::named("a")).await.expect("create");
+    let ids = vec![key.key.id.clone(), "0000000000".into()];
+    assert!(matches!(
+        store.revoke_keys(&ids).await,
+        Err(Error::KeyNotFound(id)) if id == "0000000000"
+    ));
+    assert_eq!(
+        store.get_key(&key.key.id).await.expect("get").status,
+        KeyStatus::Active
+    );
+    let outcome = store
+        .revoke_keys(&[key.key.id.clone(), key.key.id.clone()])
+        .await
+        .expect("revoke");
+    assert_eq!(outcome.revoked, vec![key.key.id.clone()]);
+    // owner_created (the creator, on first use), key_created, key_revoked
+    let actions: Vec<String> = store
+        .audit_events(None)
+        .await
+        .expect("audit")
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(actions, ["owner_created", "key_created", "key_revoked"]);
+}
+
+#[tokio::test]
+async fn an_owner_is_limited_to_five_active_keys_unless_overridden() {
+    let (_dir, store, _) = fresh().await;
+    store.create_owner("Alice").await.expect("owner");
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let key = store
+            .create_key(NewKey::named(format!("k{i}")).owned_by("alice"))
+            .await
+            .expect("under the limit");
+        ids.push(key.key.id);
+    }
+    let refused = store
+        .create_key(NewKey::named("sixth").owned_by("Alice"))
+        .await
+        .expect_err("at the limit");
+    assert_eq!(
+        refused.to_string(),
+        "Alice has 5 of 5 active keys — revoke one first."
+    );
+    assert_eq!(
+        store.get_owner("alice").await.expect("owner").active_keys,
+        5
+    );
+
+    let mut forced = NewKey::named("sixth");
+    forced.owner = Some("Alice".into());
+    forced.override_limit = true;
+    let forced = store.create_key(forced).await.expect("override");
+    let created = store
+        .audit_events(Some(&forced.key.id))
+        .await
+        .expect("audit");
+    assert!(created[0].details.contains("\"limit_overridden\":true"));
+
+    store.revoke_keys(&ids[..2]).await.expect("revoke two");
+    store
+        .create_key(NewKey::named("room again").owned_by("Alice"))
+        .await
+        .expect("revoked keys do not count");
+}
+
+#[tokio::test]
+async fn expired_keys_do_not_count_against_the_limit() {
+    let (_dir, store, clock) = fresh().await;
+    store.create_owner("Bob").await.expect("owner");
+    for _ in 0..5 {
+        store
+            .create_key(
+                NewKey::named("short")
+                    .owned_by("Bob")
+                    .expiring(ExpiryChoice::Days(7)),
+            )
+            .await
+            .expect("create");
+    }
+    clock.advance(chrono::Duration::days(8));
+    store
+        .create_key(NewKey::named("new").owned_by("Bob"))
+        .await
+        .expect("expired keys free their slots");
+}
+
+#[tokio::test]
+async fn scopes_come_from_the_catalogue_and_verify_enforces_them() {
+    let (_dir, store, _) = fresh().await;
+    let mut key = NewKey::named("chatbot");
+    key.scopes = vec!["models:chat".into(), "read".into()];
+    key.role = Role::Project;
+    let created = store.create_key(key).await.expect("create");
+
+    let mut unknown = NewKey::named("bad");
+    unknown.scopes = vec!["admin:everything".into()];
+    let refused = store
+        .create_key(unknown)
+        .await
+        .expect_err("not in catalogue");
+    assert!(
+        refused.to_string().contains("not in the catalogue"),
+        "{refused}"
+    );
+
+    let verdict = store
+        .verify(&created.token, &["read".into()])
+        .await
+        .expect("verify");
+    let Verdict::Valid { key } = verdict else {
+        panic!("expected valid, got {verdict:?}");
+    };
+    assert_eq!((key.owner.as_str(), key.role), ("admin", Role::Project));
+    assert_eq!(key.scopes, ["models:chat", "read"]);
+
+    let forbidden = store
+        .verify(&created.token, &["read".into(), "write".into()])
+        .await
+        .expect("verify");
+    assert_eq!(
+        forbidden,
+        Verdict::Forbidden {
+            missing: vec!["write".into()]
+        }
+    );
+
+    // Revoked beats forbidden.
+    store
+        .revoke_keys(std::slice::from_ref(&created.key.id))
+        .await
+        .expect("revoke");
+    let verdict = store
+        .verify(&created.token, &["write".into()])
+        .await
+        .expect("verify");
+    assert_eq!(verdict, Verdict::Revoked);
+}
+
+#[tokio::test]
+async fn untracked_keys_never_record_last_used() {
+    let (_dir, store, _) = fresh().await;
+    let mut quiet = NewKey::named("quiet");
+    quiet.track_usage = false;
+    let quiet = store.create_key(quiet).await.expect("create");
+    let loud = store
+        .create_key(NewKey::named("loud"))
+        .await
+        .expect("create");
+    for key in [&quiet, &loud] {
+        assert!(store
+            .verify(&key.token, &[])
+            .await
+            .expect("verify")
+            .is_valid());
+    }
+    assert_eq!(
+        store
+            .get_key(&quiet.key.id)
+            .await
+            .expect("get")
+            .last_used_at,
+        None
+    );
+    assert!(store
+        .get_key(&loud.key.id)
+        .await
+        .expect("get")
+        .last_used_at
+        .is_some());
+}
+
+#[tokio::test]
+async fn editing_changes_only_what_was_asked_and_revoked_keys_are_read_only() {
+    let (_dir, store, _) = fresh().await;
+    store.create_owner("Carol").await.expect("owner");
+    let created = store
+        .create_key(NewKey::named("old name"))
+        .await
+        .expect("create");
+    let id = created.key.id.clone();
+    let update = KeyUpdate {
+        name: Some("new name".into()),
+        owner: Some("carol".into()),
+        ..KeyUpdate::default()
+    };
+    let edited = store.update_key(&id, update).await.expect("update");
+    assert_eq!(
+        (edited.name.as_str(), edited.owner.as_str()),
+        ("new name", "Carol")
+    );
+    assert_eq!(
+        edited.masked, created.key.masked,
+        "the secret and prefix never change"
+    );
+    assert!(store
+        .verify(&created.token, &[])
+        .await
+        .expect("verify")
+        .is_valid());
+
+    let events = store.audit_events(Some(&id)).await.expect("audit");
+    let updated = events
+        .iter()
+        .find(|e| e.action == "key_updated")
+        .expect("audited");
+    assert!(
+        updated
+            .details
+            .contains("\"owner\":{\"from\":\"admin\",\"to\":\"Carol\"}"),
+        "{}",
+        updated.details
+    );
+    assert!(
+        !updated.details.contains("role"),
+        "unchanged fields are not listed"
+    );
+
+    store
+        .revoke_keys(std::slice::from_ref(&id))
+        .await
+        .expect("revoke");
+    let refused = store
+        .update_key(
+            &id,
+            KeyUpdate {
+                name: Some("again".into()),
+                ..KeyUpdate::default()
+            },
+        )
+        .await
+        .expect_err("read-only");
+    assert!(matches!(refused, Error::KeyRevoked));
+    let missing_owner = KeyUpdate {
+        owner: Some("nobody".into()),
+        ..KeyUpdate::default()
+    };
+    let other = store.create_key(NewKey::named("x")).await.expect("create");
+    assert!(matches!(
+        store.update_key(&other.key.id, missing_owner).await,
+        Err(Error::OwnerNotFound(_))
+    ));
+}
+
+#[tokio::test]
+async fn moving_a_key_to_an_owner_at_the_limit_needs_the_override() {
+    let (_dir, store, _) = fresh().await;
+    store.create_owner("Full").await.expect("owner");
+    let mut settings = store.settings().await.expect("settings");
+    settings.owner_key_limit = 1;
+    store.update_settings(settings).await.expect("save");
+    store
+        .create_key(NewKey::named("only").owned_by("Full"))
+        .await
+        .expect("create");
+    let mover = store
+        .create_key(NewKey::named("mover"))
+        .await
+        .expect("create");
+    let update = KeyUpdate {
+        owner: Some("Full".into()),
+        ..KeyUpdate::default()
+    };
+    let refused = store
+        .update_key(&mover.key.id, update.clone())
+        .await
+        .expect_err("limit");
+    assert!(matches!(
+        refused,
+        Error::LimitReached {
+            active: 1,
+            limit: 1,
+            ..
+        }
+    ));
+    let forced = KeyUpdate {
+        override_limit: true,
+        ..update
+    };
+    assert_eq!(
+        store
+            .update_key(&mover.key.id, forced)
+            .await
+            .expect("forced")
+            .owner,
+        "Full"
+    );
+}
+
+#[tokio::test]
+async fn owners_are_unique_regardless_of_case_and_can_be_renamed() {
+    let (_dir, store, _) = fresh().await;
+    store.create_owner("Dana").await.expect("owner");
+    let dup = store.create_owner(" dana ").await.expect_err("duplicate");
+    assert_eq!(dup.to_string(), "An owner named \"dana\" already exists.");
+    store
+        .create_key(NewKey::named("k").owned_by("Dana"))
+        .await
+        .expect("create");
+    let renamed = store
+        .rename_owner("DANA", "Dana Scully")
+        .await
+        .expect("rename");
+    assert_eq!(
+        (renamed.name.as_str(), renamed.total_keys),
+        ("Dana Scully", 1)
+    );
+    let page = store
+        .list_keys(&ListQuery {
+            owner: Some("dana scully".into()),
+            ..ListQuery::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(page.total, 1);
+    assert!(matches!(
+        store.rename_owner("ghost", "x").await,
+        Err(Error::OwnerNotFound(_))
+    ));
+    let unknown = store.create_key(NewKey::named("k").owned_by("ghost")).await;
+    assert_eq!(
+        unknown.expect_err("unknown owner").to_string(),
+        "No owner named \"ghost\" exists. Create the owner first."
+    );
+}
+
+#[tokio::test]
+async fn settings_are_validated_stored_and_audited() {
+    let (_dir, store, _) = fresh().await;
+    assert_eq!(
+        store.settings().await.expect("defaults"),
+        Settings::default()
+    );
+    let settings = Settings {
+        key_prefix: "acme".into(),
+        scope_catalogue: vec!["write".into(), " read ".into(), "read".into()],
+        ..Settings::default()
+    };
+    let saved = store.update_settings(settings).await.expect("save");
+    assert_eq!(saved.scope_catalogue, ["read", "write"]);
+    let created = store
+        .create_key(NewKey::named("acme key"))
+        .await
+        .expect("create");
+    assert!(created.token.expose().starts_with("acme_"));
+    assert!(store
+        .verify(&created.token, &[])
+        .await
+        .expect("verify")
+        .is_valid());
+
+    for bad in [
+        Settings {
+            key_prefix: "A!".into(),
+            ..Settings::default()
+        },
+        Settings {
+            owner_key_limit: 0,
+            ..Settings::default()
+        },
+        Settings {
+            default_expiry_days: 45,
+            ..Settings::default()
+        },
+        Settings {
+            clipboard_clear_seconds: 1,
+            ..Settings::default()
+        },
+        Settings {
+            scope_catalogue: vec!["has space".into()],
+            ..Settings::default()
+        },
+    ] {
+        assert!(store.update_settings(bad).await.is_err());
+    }
+    let changes: Vec<AuditEvent> = store
+        .audit_events(None)
+        .await
+        .expect("audit")
+        .into_iter()
+        .filter(|e| e.action == "settings_changed")
+        .collect();
+    assert_eq!(changes.len(), 1, "only the valid change is recorded");
+    assert!(changes[0].details.contains("acme"));
+}
+
+#[tokio::test]
+async fn the_list_filters_by_owner_role_and_expiry_and_sorts_any_column() {
+    let (_dir, store, _) = fresh().await;
+    store.create_owner("Eve").await.expect("owner");
+    let mut soon = NewKey::named("b soon")
+        .owned_by("Eve")
+        .expiring(ExpiryChoice::Days(7));
+    soon.role = Role::Admin;
+    store.create_key(soon).await.expect("create");
+    store
+        .create_key(NewKey::named("a later").expiring(ExpiryChoice::Days(30)))
+        .await
+        .expect("create");
+    store
+        .create_key(NewKey::named("C never").expiring(ExpiryChoice::Never))
+        .await
+        .expect("create");
+
+    let names = |page: KeyPage| page.keys.into_iter().map(|k| k.name).collect::<Vec<_>>();
+    let by = |q: ListQuery| {
+        let store = store.clone();
+        async move { store.list_keys(&q).await.expect("list") }
+    };
+    let soon_only = by(ListQuery {
+        expiring_within_days: Some(7),
+        ..ListQuery::default()
+    })
+    .await;
+    assert_eq!(names(soon_only), ["b soon"]);
+    let admins = by(ListQuery {
+        role: Some(Role::Admin),
+        ..ListQuery::default()
+    })
+    .await;
+    assert_eq!(names(admins), ["b soon"]);
+    let eves = by(ListQuery {
+        owner: Some("EVE".into()),
+        ..ListQuery::default()
+    })
+    .await;
+    assert_eq!(eves.total, 1);
+    let by_name = by(ListQuery {
+        sort: SortColumn::Name,
+        descending: false,
+        ..ListQuery::default()
+    })
+    .await;
+    assert_eq!(names(by_name), ["a later", "b soon", "C never"]);
+    let by_expiry = by(ListQuery {
+        sort: SortColumn::Expires,
+        descending: false,
+        ..ListQuery::default()
+    })
+    .await;
+    assert_eq!(names(by_expiry), ["b soon", "a later", "C never"]);
+    let by_owner = by(ListQuery {
+        sort: SortColumn::Owner,
+        descending: false,
+        ..ListQuery::default()
+    })
+    .await;
+    assert_eq!(by_owner.keys[0].owner, "admin");
+}
+
+#[tokio::test]
+async fn two_writers_cannot_pass_the_limit_together() {
+    let (dir, store, clock) = fresh().await;
+    store.create_owner("Race").await.expect("owner");
+    let other = store_at(&dir, clock).await;
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let s = if i % 2 == 0 {
+            store.clone()
+        } else {
+            other.clone()
+        };
+        tasks.push(tokio::spawn(async move {
+            s.create_key(NewKey::named(format!("r{i}")).owned_by("Race"))
+                .await
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        match t.await.expect("join") {
+            Ok(_) => ok += 1,
+            Err(Error::LimitReached { .. }) => {}
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert_eq!(ok, 5);
+    assert_eq!(store.get_owner("Race").await.expect("owner").active_keys, 5);
+}
+
+#[tokio::test]
+async fn an_existing_database_is_backed_up_before_a_migration() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("old.db");
+    // A database made by the first release: only migration 0001 applied, with one key in it.
+    let first_only = dir.path().join("first-migration");
+    std::fs::create_dir(&first_only).expect("dir");
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/0001_init.sql"),
+        first_only.join("0001_init.sql"),
+    )
+    .expect("copy");
+    {
+        let options = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&db)
+            .create_if_missing(true);
+        let pool = SqlitePool::connect_with(options).await.expect("pool");
+        sqlx::migrate::Migrator::new(first_only.as_path())
+            .await
+            .expect("migrator")
+            .run(&pool)
+            .await
+            .expect("0001");
+        sqlx::query(
+            "INSERT INTO api_keys (id, prefix, name, secret_last4, secret_hash, created_at, \
+             created_by) VALUES ('AAAAAAAAAA', 'kw', 'old key', 'abcd', 'x', 0, 'me')",
+        )
+        .execute(&pool)
+        .await
+        .expect("insert");
+        pool.close().await;
+    }
+
+    let store = Store::open(&db).await.expect("open and migrate");
+    let key = store.get_key("AAAAAAAAAA").await.expect("kept");
+    assert_eq!(
+        (key.name.as_str(), key.owner.as_str()),
+        ("old key", "Unassigned")
+    );
+    let backups: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("list")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("old.db.before-migration-"))
+        .collect();
+    assert_eq!(backups.len(), 1, "{backups:?}");
+    // The backup is the old schema with the old data.
+    let backup = dir.path().join(&backups[0]);
+    let pool =
+        SqlitePool::connect_with(sqlx::sqlite::SqliteConnectOptions::new().filename(&backup))
+            .await
+            .expect("backup opens");
+    let (name,): (String,) = sqlx::query_as("SELECT name FROM api_keys")
+        .fetch_one(&pool)
+        .await
+        .expect("old row");
+    assert_eq!(name, "old key");
+    let owner_column: Option<(String,)> =
+        sqlx::query_as("SELECT name FROM pragma_table_info('api_keys') WHERE name = 'owner_id'")
+            .fetch_optional(&pool)
+            .await
+            .expect("pragma");
+    assert!(owner_column.is_none(), "the backup predates the migration");
+
+    // Opening again migrates nothing, so no second backup.
+    store.close().await;
+    Store::open(&db).await.expect("reopen");
+    let count = std::fs::read_dir(dir.path())
+        .expect("list")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains("before-migration"))
+        .count();
+    assert_eq!(count, 1);
+}
+
+#[tokio::test]
+async fn a_backup_on_demand_is_a_complete_database_and_never_overwrites() {
+    let (dir, store, _) = fresh().await;
+    store
+        .create_key(NewKey::named("backed up"))
+        .await
+        .expect("create");
+    let dest = dir.path().join("copy.db");
+    store.backup(&dest).await.expect("backup");
+    let copy = Store::open(&dest)
+        .await
+        .expect("the backup opens as a store");
+    assert_eq!(
+        copy.list_keys(&ListQuery::default())
+            .await
+            .expect("list")
+            .total,
+        1
+    );
+    let again = store.backup(&dest).await.expect_err("exists");
+    assert!(again.to_string().contains("already exists"));
+}
+
+/// Many verifications run while the key is revoked. Any verification that started after the
+/// revoke committed must not be valid, even though argon2 takes tens of milliseconds per check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_verification_succeeds_after_the_revoke_commits() {
+    let (_dir, store, _) = fresh().await;
+    let created = store
+        .create_key(NewKey::named("raced"))
+        .await
+        .expect("create");
+    let token = created.token.clone();
+    let revoked_at: Arc<std::sync::OnceLock<std::time::Instant>> = Arc::default();
+
+    let mut checkers = Vec::new();
+    for _ in 0..6 {
+        let (store, token, revoked_at) = (store.clone(), token.clone(), revoked_at.clone());
+        checkers.push(tokio::spawn(async move {
+            let mut late_valid = 0;
+            let mut checks = 0;
+            let deadline = std::time::Instant::now() + std::time::Duration::from_millis(1500);
+            while std::time::Instant::now() < deadline {
+                let started = std::time::Instant::now();
+                let verdict = store.verify(&token, &[]).await.expect("verify");
+                checks += 1;
+                let after_revoke = revoked_at.get().is_some_and(|at| started > *at);
+                if after_revoke && verdict.is_valid() {
+                    late_valid += 1;
+                }
+            }
+            (late_valid, checks)
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    store
+        .revoke_keys(std::slice::from_ref(&created.key.id))
+        .await
+        .expect("revoke");
+    revoked_at.set(std::time::Instant::now()).expect("set once");
+    let mut total_checks = 0;
+    for checker in checkers {
+        let (late_valid, checks) = checker.await.expect("join");
+        assert_eq!(
+            late_valid, 0,
+            "a verification started after the revoke was valid"
+        );
+        total_checks += checks;
+    }
+    assert!(
+        total_checks > 12,
+        "the race needs many checks, ran {total_checks}"
+    );
+    assert_eq!(
+        store.verify(&token, &[]).await.expect("verify"),
+        Verdict::Revoked
+    );
+}

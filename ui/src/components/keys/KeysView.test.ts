@@ -1,0 +1,245 @@
+import { mockIPC } from '@tauri-apps/api/mocks';
+import { render, waitFor, within } from '@testing-library/svelte';
+import userEvent from '@testing-library/user-event';
+import { describe, expect, it } from 'vitest';
+import type { AuditEvent } from '../../bindings/AuditEvent';
+import type { KeySummary } from '../../bindings/KeySummary';
+import type { KeyUpdate } from '../../bindings/KeyUpdate';
+import type { ListQuery } from '../../bindings/ListQuery';
+import type { Owner } from '../../bindings/Owner';
+import { INFO, makeKey } from '../../test/fixtures';
+import KeysView from '../KeysView.svelte';
+
+const SOON = new Date(Date.now() + 3 * 86_400_000).toISOString();
+const LATER = new Date(Date.now() + 60 * 86_400_000).toISOString();
+
+function backend(initial: KeySummary[], owners: Owner[] = []) {
+  const keys = [...initial];
+  const queries: ListQuery[] = [];
+  const calls: [string, Record<string, unknown>][] = [];
+  const history: AuditEvent[] = [];
+  mockIPC((cmd, raw) => {
+    const args = (raw ?? {}) as Record<string, unknown>;
+    calls.push([cmd, args]);
+    switch (cmd) {
+      case 'list_keys': {
+        const query = args.query as ListQuery;
+        queries.push(query);
+        const matching = keys.filter((k) => query.owner === null || k.owner === query.owner);
+        return { keys: matching.slice(query.offset, query.offset + query.limit), total: matching.length, offset: 0 };
+      }
+      case 'list_owners':
+        return owners;
+      case 'get_settings':
+        return {
+          default_expiry_days: 90,
+          clipboard_clear_seconds: 30,
+          key_prefix: 'kw',
+          owner_key_limit: 5,
+          scope_catalogue: ['read', 'write'],
+        };
+      case 'get_key':
+        return keys.find((k) => k.id === args.id);
+      case 'key_history':
+        return history;
+      case 'update_key': {
+        const key = keys.find((k) => k.id === args.id) as KeySummary;
+        const update = args.update as KeyUpdate;
+        if (update.owner !== null) {
+          history.push({
+            seq: 2,
+            at: '2025-03-05T10:00:00Z',
+            actor: 'root',
+            action: 'key_updated',
+            key_id: key.id,
+            details: JSON.stringify({ owner: { from: key.owner, to: update.owner } }),
+          });
+          key.owner = update.owner;
+        }
+        if (update.name !== null) key.name = update.name;
+        return key;
+      }
+      case 'revoke_keys': {
+        const ids = args.ids as string[];
+        for (const key of keys) if (ids.includes(key.id)) key.status = 'revoked';
+        return { revoked: ids, already_revoked: [] };
+      }
+      case 'delete_keys': {
+        const ids = args.ids as string[];
+        const before = keys.length;
+        keys.splice(0, keys.length, ...keys.filter((k) => !ids.includes(k.id)));
+        return before - keys.length;
+      }
+      default:
+        return null;
+    }
+  });
+  history.push({
+    seq: 1,
+    at: '2025-03-04T10:20:00Z',
+    actor: 'root',
+    action: 'key_created',
+    key_id: initial[0]?.id ?? null,
+    details: '{"owner":"Alice"}',
+  });
+  return { keys, queries, calls };
+}
+
+function byId(id: string): HTMLElement {
+  const element = document.getElementById(id);
+  if (!element) throw new Error(`#${id} is not on the page`);
+  return element;
+}
+const rows = () => [...document.querySelectorAll<HTMLElement>('tbody tr[data-key-id]')];
+const owner = (name: string, active_keys: number): Owner => ({
+  name,
+  created_at: '2025-03-04T10:20:00Z',
+  active_keys,
+  total_keys: active_keys,
+});
+
+describe('KeysView', () => {
+  it('shows owner and role, badges keys that expire soon, and sorts in the backend', async () => {
+    const { queries } = backend([
+      makeKey({ name: 'Soon', owner: 'Alice', role: 'admin', expires_at: SOON }),
+      makeKey({ name: 'Later', owner: 'Bob', expires_at: LATER }),
+    ]);
+    render(KeysView, { props: { info: INFO } });
+    await waitFor(() => expect(rows()).toHaveLength(2));
+    expect(rows()[0]).toHaveTextContent('Alice');
+    expect(rows()[0]).toHaveTextContent('Admin');
+    expect(rows()[0].querySelector('.expires-soon-badge')).toHaveTextContent('Expires soon');
+    expect(rows()[1].querySelector('.expires-soon-badge')).toBeNull();
+
+    const user = userEvent.setup();
+    const nameHeader = document.querySelector('th button[data-sort="name"]') as HTMLElement;
+    await user.click(nameHeader);
+    await waitFor(() => expect(queries.at(-1)).toMatchObject({ sort: 'name', descending: false }));
+    expect(nameHeader.closest('th')).toHaveAttribute('aria-sort', 'ascending');
+    await user.click(nameHeader);
+    await waitFor(() => expect(queries.at(-1)).toMatchObject({ sort: 'name', descending: true }));
+    expect(nameHeader.closest('th')).toHaveAttribute('aria-sort', 'descending');
+  });
+
+  it('filters by owner, role and expiring soon, and shows the owner usage', async () => {
+    const { queries } = backend([makeKey({ owner: 'Alice' })], [owner('Alice', 3)]);
+    render(KeysView, { props: { info: INFO } });
+    await waitFor(() => expect(rows()).toHaveLength(1));
+    const user = userEvent.setup();
+    await waitFor(() => expect(byId('owner-filter').querySelectorAll('option')).toHaveLength(2));
+    await user.selectOptions(byId('owner-filter'), 'Alice');
+    expect(byId('owner-usage-counter')).toHaveTextContent('Alice: 3 / 5 active');
+    await user.selectOptions(byId('role-filter'), 'project');
+    await user.click(byId('expiring-soon-filter'));
+    await waitFor(() =>
+      expect(queries.at(-1)).toMatchObject({
+        owner: 'Alice',
+        role: 'project',
+        expiring_within_days: 7,
+      }),
+    );
+  });
+
+  it('bulk revoke lists exactly which keys stop working and which are already revoked', async () => {
+    const a = makeKey({ name: 'Alpha' });
+    const b = makeKey({ name: 'Beta', status: 'revoked' });
+    const c = makeKey({ name: 'Gamma', status: 'expired' });
+    const { calls } = backend([a, b, c]);
+    render(KeysView, { props: { info: INFO } });
+    await waitFor(() => expect(rows()).toHaveLength(3));
+    const user = userEvent.setup();
+    expect(document.getElementById('bulk-bar')).toBeNull();
+    await user.click(byId('select-all'));
+    expect(byId('bulk-bar')).toHaveTextContent('3 selected');
+    await user.click(byId('bulk-revoke-btn'));
+    const dialog = byId('bulk-revoke-dialog');
+    const willStop = [...dialog.querySelectorAll('li.will-stop')];
+    expect(willStop.map((li) => li.textContent)).toEqual([
+      expect.stringContaining('Alpha'),
+      expect.stringContaining('Gamma'),
+    ]);
+    expect(willStop[0]).toHaveTextContent(a.masked);
+    const already = [...dialog.querySelectorAll('li.already-revoked')];
+    expect(already).toHaveLength(1);
+    expect(already[0]).toHaveTextContent('Beta');
+    expect(already[0]).toHaveTextContent('already revoked — nothing changes');
+    expect(byId('bulk-revoke-confirm-btn')).toHaveTextContent('Revoke 2 keys');
+    await user.click(byId('bulk-revoke-confirm-btn'));
+    await waitFor(() => expect(document.getElementById('bulk-revoke-dialog')).toBeNull());
+    expect(calls.find(([cmd]) => cmd === 'revoke_keys')?.[1]).toEqual({ ids: [a.id, c.id] });
+    await waitFor(() => expect(document.getElementById('bulk-bar')).toBeNull());
+    await waitFor(() =>
+      expect(rows().map((r) => r.querySelector('.status-badge')?.textContent)).toEqual([
+        'Revoked',
+        'Revoked',
+        'Revoked',
+      ]),
+    );
+  });
+
+  it('bulk delete lists every key and deletes them all at once', async () => {
+    const a = makeKey({ name: 'Alpha' });
+    const b = makeKey({ name: 'Beta' });
+    const c = makeKey({ name: 'Gamma' });
+    backend([a, b, c]);
+    render(KeysView, { props: { info: INFO } });
+    await waitFor(() => expect(rows()).toHaveLength(3));
+    const user = userEvent.setup();
+    await user.click(rows()[0].querySelector('input.row-select') as HTMLElement);
+    await user.click(rows()[2].querySelector('input.row-select') as HTMLElement);
+    expect(byId('bulk-bar')).toHaveTextContent('2 selected');
+    await user.click(byId('bulk-delete-btn'));
+    const items = [...byId('bulk-delete-dialog').querySelectorAll('li.will-delete')];
+    expect(items.map((li) => li.querySelector('.key-name')?.textContent)).toEqual(['Alpha', 'Gamma']);
+    await user.click(byId('bulk-delete-confirm-btn'));
+    await waitFor(() => expect(rows()).toHaveLength(1));
+    expect(rows()[0]).toHaveTextContent('Beta');
+    expect(document.getElementById('bulk-bar')).toBeNull();
+  });
+
+  it('opens the details panel with history and saves only changed fields', async () => {
+    const key = makeKey({ name: 'Payroll', owner: 'Alice', scopes: ['read'] });
+    const { calls } = backend([key], [owner('Alice', 1), owner('Bob', 0)]);
+    render(KeysView, { props: { info: INFO } });
+    await waitFor(() => expect(rows()).toHaveLength(1));
+    const user = userEvent.setup();
+    await user.click(rows()[0].querySelector('button.key-name-link') as HTMLElement);
+    const panel = await waitFor(() => byId('key-details'));
+    await waitFor(() => expect(within(panel).getByText('Created by root')).toBeInTheDocument());
+    expect(panel).toHaveTextContent(key.masked);
+    await user.click(byId('edit-key-btn'));
+    await waitFor(() => expect(byId('edit-name-input')).toHaveValue('Payroll'));
+    await user.selectOptions(byId('edit-owner-select'), 'Bob');
+    await user.click(byId('save-key-btn'));
+    await waitFor(() => expect(byId('edit-key-btn')).toBeInTheDocument());
+    expect(calls.find(([cmd]) => cmd === 'update_key')?.[1]).toEqual({
+      id: key.id,
+      update: {
+        name: null,
+        owner: 'Bob',
+        role: null,
+        scopes: null,
+        track_usage: null,
+        expiry: null,
+        override_limit: false,
+      },
+    });
+    const items = [...byId('key-history').querySelectorAll('li')];
+    expect(items[0]).toHaveTextContent('Updated: owner Alice → Bob');
+    expect(items[1]).toHaveTextContent('Created by root');
+    await user.keyboard('{Escape}');
+    expect(document.getElementById('key-details')).toBeNull();
+  });
+
+  it('shows a revoked key read-only', async () => {
+    backend([makeKey({ name: 'Old', status: 'revoked', revoked_at: '2025-03-05T00:00:00Z' })]);
+    render(KeysView, { props: { info: INFO } });
+    await waitFor(() => expect(rows()).toHaveLength(1));
+    const user = userEvent.setup();
+    await user.click(rows()[0].querySelector('button.key-name-link') as HTMLElement);
+    await waitFor(() => expect(byId('read-only-notice')).toBeInTheDocument());
+    expect(document.getElementById('edit-key-btn')).toBeNull();
+    await user.click(byId('close-details-btn'));
+    expect(document.getElementById('key-details')).toBeNull();
+  });
+});
