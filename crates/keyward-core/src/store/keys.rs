@@ -147,7 +147,7 @@ impl Store {
             None => match owner_id(tx, &self.actor).await {
                 Ok(id) => (id, self.actor.clone()),
                 Err(Error::OwnerNotFound(_)) => (
-                    self.insert_owner(tx, &self.actor).await?,
+                    self.insert_owner(tx, &self.actor, now).await?,
                     self.actor.clone(),
                 ),
                 Err(e) => return Err(e),

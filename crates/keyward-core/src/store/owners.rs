@@ -52,14 +52,19 @@ impl Store {
     pub async fn create_owner(&self, name: &str) -> Result<Owner> {
         let name = validate_owner_name(name)?;
         let mut tx = self.begin_write().await?;
-        self.insert_owner(&mut tx, &name).await?;
+        self.insert_owner(&mut tx, &name, self.clock.now()).await?;
         tx.commit().await?;
         self.get_owner(&name).await
     }
 
-    /// Adds an owner inside a transaction and audits it; refuses a name already taken.
-    pub(crate) async fn insert_owner(&self, tx: &mut WriteTx, name: &str) -> Result<i64> {
-        let now = self.clock.now();
+    /// Adds an owner inside a transaction and audits it at `now` (the time of the change that
+    /// needs it); refuses a name already taken.
+    pub(crate) async fn insert_owner(
+        &self,
+        tx: &mut WriteTx,
+        name: &str,
+        now: DateTime<chrono::Utc>,
+    ) -> Result<i64> {
         let inserted = sqlx::query("INSERT INTO owners (name, created_at) VALUES (?, ?)")
             .bind(name)
             .bind(to_millis(now))
