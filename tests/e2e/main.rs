@@ -5,3 +5,4 @@
 mod admin;
 mod driver;
 mod flows;
+mod payloads;
