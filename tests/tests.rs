@@ -1,7 +1,10 @@
 //! Integration tests across the core and the CLI, on real SQLite files. One binary, as in ripgrep.
 
+mod bad_input;
 mod cli;
 mod config;
+mod crash;
+mod faults;
 mod ipc;
 mod secrets;
 mod util;

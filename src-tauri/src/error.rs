@@ -14,6 +14,8 @@ pub enum ErrorKind {
     NotFound,
     /// The owner is at the active-key limit: the UI explains and offers the admin override.
     LimitReached,
+    /// The database opened read-only: the UI disables every change and says why.
+    ReadOnly,
     /// The database cannot be used at all: the UI shows a full-screen explanation.
     DatabaseUnavailable,
     Internal,
@@ -44,6 +46,7 @@ impl From<keyward_core::Error> for IpcError {
                 Self::new(ErrorKind::InvalidInput, e.to_string())
             }
             e @ E::LimitReached { .. } => Self::new(ErrorKind::LimitReached, e.to_string()),
+            e @ E::ReadOnly(_) => Self::new(ErrorKind::ReadOnly, e.to_string()),
             e @ E::KeyNotFound(_) => Self::new(ErrorKind::NotFound, e.to_string()),
             E::Unavailable(message) => Self::new(ErrorKind::DatabaseUnavailable, message),
             other => {

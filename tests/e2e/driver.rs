@@ -77,13 +77,19 @@ pub struct App {
 }
 
 impl App {
+    /// The app on a new, empty database of its own.
     pub async fn launch(env: &[(&str, &str)]) -> App {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = dir.path().join("e2e.db");
+        Self::launch_on(dir, db, env).await
+    }
+
+    /// The app on `db` (which may be missing, damaged or read-only); `dir` is kept until drop.
+    pub async fn launch_on(dir: tempfile::TempDir, db: PathBuf, env: &[(&str, &str)]) -> App {
         assert!(
             std::env::var_os("DISPLAY").is_some(),
             "no X display: run the real-window tests under Xvfb (make test does: xvfb-run)"
         );
-        let dir = tempfile::tempdir().expect("temp dir");
-        let db = dir.path().join("e2e.db");
         let app = binary("keyward");
         let port = free_port();
         let native_port = free_port();

@@ -4,5 +4,6 @@
 
 mod admin;
 mod driver;
+mod faults;
 mod flows;
 mod payloads;

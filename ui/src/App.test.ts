@@ -237,4 +237,64 @@ describe('App', () => {
     render(App);
     await waitFor(() => expect(byId('error-screen')).toHaveTextContent('Database is locked.'));
   });
+  it('shows the read-only notice and disables every change on a read-only database', async () => {
+    const key = makeKey({ name: 'Payroll' });
+    backend([key], { ...INFO, read_only: true }, (cmd) => {
+      if (cmd === 'get_key') return key;
+      if (cmd === 'key_history') return [];
+      return undefined;
+    });
+    render(App);
+    await waitFor(() => expect(rows()).toHaveLength(1));
+    const banner = byId('read-only-banner');
+    expect(banner).toHaveAttribute('role', 'status');
+    expect(banner).toHaveTextContent('Read-only');
+    expect(banner).toHaveTextContent(INFO.database_path);
+    expect(byId('create-key-btn')).toBeDisabled();
+    expect(byId('create-key-btn')).toHaveAttribute('title', expect.stringMatching(/read-only/));
+    expect(rows()[0].querySelector('[data-action="revoke"]')).toBeDisabled();
+    expect(rows()[0].querySelector('[data-action="delete"]')).toBeDisabled();
+    // Looking still works: search and details.
+    expect(byId('search-input')).toBeEnabled();
+    const user = userEvent.setup();
+    await user.click(rows()[0].querySelector('.key-name-link') as HTMLElement);
+    await waitFor(() => expect(byId('edit-key-btn')).toBeDisabled());
+
+    await user.click(byId('close-details-btn'));
+    await user.click(byId('nav-owners'));
+    await waitFor(() => expect(byId('create-owner-btn')).toBeDisabled());
+    expect(byId('read-only-banner')).toBeInTheDocument();
+    await user.click(byId('nav-settings'));
+    await waitFor(() => expect(byId('save-settings-btn')).toBeDisabled());
+    expect(byId('setting-key-prefix')).toBeDisabled();
+  });
+
+  it('a writable database shows no read-only notice', async () => {
+    backend([makeKey()]);
+    render(App);
+    await waitFor(() => expect(rows()).toHaveLength(1));
+    expect(document.getElementById('read-only-banner')).toBeNull();
+    expect(byId('create-key-btn')).toBeEnabled();
+  });
+
+  it('switches into read-only mode when a change is refused as read-only', async () => {
+    const message =
+      'This key database is read-only (/tmp/k.db), so nothing can be changed. Open a writable copy to make changes.';
+    backend([makeKey({ name: 'Payroll' })], INFO, (cmd) => {
+      if (cmd === 'revoke_keys') throw { kind: 'read_only', message };
+      return undefined;
+    });
+    render(App);
+    const user = userEvent.setup();
+    await waitFor(() => expect(rows()).toHaveLength(1));
+    expect(byId('create-key-btn')).toBeEnabled();
+    await user.click(rows()[0].querySelector('[data-action="revoke"]') as HTMLElement);
+    await user.click(byId('revoke-confirm-btn'));
+    await waitFor(() => expect(byId('error-banner')).toHaveTextContent(message));
+    expect(byId('read-only-banner')).toHaveTextContent(INFO.database_path);
+    expect(byId('create-key-btn')).toBeDisabled();
+    expect(rows()[0].querySelector('[data-action="revoke"]')).toBeDisabled();
+    expect(document.getElementById('revoke-dialog')).toBeNull();
+    expect(rows()[0].querySelector('.status-badge')).toHaveTextContent('Active');
+  });
 });

@@ -164,11 +164,23 @@ fn parse_expiry(text: &str) -> Result<ExpiryChoice, String> {
             .map(ExpiryChoice::Days)
             .map_err(|_| format!("\"{text}\" is not a number of days; write it like 30d"));
     }
-    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
-        format!(
+    let shaped = text.len() == 10
+        && text.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .filter(|_| shaped)
+        .ok_or(())
+        .map_err(|_| {
+            format!(
             "\"{text}\" is not an expiry; use a number of days (30d), a date (2027-01-31) or never"
         )
-    })?;
+        })?;
     Ok(ExpiryChoice::Until(end_of_local_day(date)?))
 }
 
@@ -213,6 +225,9 @@ impl From<Error> for Failure {
             | Error::OwnerNotFound(_)
             | Error::LimitReached { .. }
             | Error::KeyRevoked => Self::Refused(error.to_string()),
+            // A database that cannot be used (damaged, locked, full disk, missing folder) or
+            // that is read-only: a storage error, exit 2, with the core's plain-words message.
+            Error::Unavailable(_) | Error::ReadOnly(_) => Self::Broken(error.to_string()),
             other => Self::Broken(other.to_string()),
         }
     }
@@ -490,7 +505,16 @@ mod tests {
             parse_expiry("2030-01-31"),
             Ok(ExpiryChoice::Until(_))
         ));
-        for bad in ["", "30", "d", "-3d", "2030-13-01", "tomorrow"] {
+        for bad in [
+            "",
+            "30",
+            "d",
+            "-3d",
+            "2030-13-01",
+            "tomorrow",
+            "27-01-01",
+            "2030-1-1",
+        ] {
             assert!(parse_expiry(bad).is_err(), "{bad:?}");
         }
     }

@@ -31,14 +31,69 @@ pub enum Error {
     #[error("{0}")]
     Unavailable(String),
 
+    /// The database was opened read-only (the file or its folder cannot be written): listing
+    /// and verifying work, every change is refused. Holds the database path.
+    #[error(
+        "This key database is read-only ({0}), so nothing can be changed. Open a writable copy \
+         to make changes."
+    )]
+    ReadOnly(String),
+
+    /// Any other SQLite failure. Failures a person can act on (busy, full disk, read-only,
+    /// damaged, disk I/O) become [`Error::Unavailable`] instead; see [`From<sqlx::Error>`].
     #[error("The key database failed: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
 
     #[error("The key database could not be brought up to date: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
 
     #[error("Hashing the key failed: {0}")]
     Hashing(String),
+}
+
+/// The primary SQLite result code (`SQLITE_BUSY` = 5, …) of a database error, if it has one.
+pub(crate) fn sqlite_code(error: &sqlx::Error) -> Option<i32> {
+    error
+        .as_database_error()
+        .and_then(|e| e.code())
+        .and_then(|c| c.parse::<i32>().ok())
+        .map(|c| c & 0xff)
+}
+
+/// Plain words for the SQLite failures a person can do something about, whatever the query.
+pub(crate) fn explain_sqlite_code(code: i32) -> Option<&'static str> {
+    Some(match code {
+        5 | 6 => {
+            "Another program is writing to the key database. Try again in a moment; nothing \
+             was changed."
+        }
+        13 => {
+            "The disk holding the key database is full. Free some space and try again; \
+             nothing was changed."
+        }
+        8 => {
+            "The key database cannot be written (it or its folder is read-only), so nothing was \
+             changed. Open a writable copy to make changes."
+        }
+        11 | 26 => {
+            "The key database is damaged. Nothing was changed; restore it from a backup \
+             (keyward-cli backup makes one)."
+        }
+        10 => {
+            "The disk failed while reading or writing the key database (it may be full, \
+             removed or failing). Check the disk and try again; nothing was changed."
+        }
+        _ => return None,
+    })
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(error: sqlx::Error) -> Self {
+        match sqlite_code(&error).and_then(explain_sqlite_code) {
+            Some(message) => Self::Unavailable(message.to_owned()),
+            None => Self::Database(error),
+        }
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -112,6 +112,9 @@ impl ExpiryChoice {
             Self::Days(_) => Err(Error::InvalidInput(format!(
                 "Choose an expiry between 1 and {MAX_EXPIRY_DAYS} days."
             ))),
+            Self::Until(at) if at > latest_expiry(now) => Err(Error::InvalidInput(
+                "Choose an expiry date within 10 years, or choose never.".into(),
+            )),
             Self::Until(at) if at > now => Ok(Some(at)),
             Self::Until(_) => Err(Error::InvalidInput(
                 "The expiry date must be in the future.".into(),
@@ -121,12 +124,24 @@ impl ExpiryChoice {
     }
 }
 
+/// The latest expiry a key may have, counted from `now`: ten years.
+fn latest_expiry(now: DateTime<Utc>) -> DateTime<Utc> {
+    now.checked_add_signed(Duration::days(i64::from(MAX_EXPIRY_DAYS)))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
 /// Characters that make a name display differently from what it is (bidirectional overrides,
 /// zero-width joiners and marks), so a name can't impersonate another in the list.
 fn is_deceptive(c: char) -> bool {
     matches!(c,
-        '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}'
-        | '\u{2066}'..='\u{2069}' | '\u{FEFF}' | '\u{061C}')
+        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}'
+        | '\u{FFF9}'..='\u{FFFB}' | '\u{E0000}'..='\u{E007F}')
+}
+
+/// Control characters, plus the Unicode line and paragraph separators, which break a line too.
+fn is_control_or_line_break(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')
 }
 
 /// Trims and checks a key name: 1–50 characters, no control or invisible characters.
@@ -141,7 +156,7 @@ pub fn validate_name(raw: &str) -> Result<String> {
             "The name is {count} characters long; use at most {NAME_MAX_CHARS}."
         )));
     }
-    if name.chars().any(char::is_control) {
+    if name.chars().any(is_control_or_line_break) {
         return Err(Error::InvalidInput(
             "The name contains a control character (such as a tab or a line break); remove it."
                 .into(),
@@ -555,5 +570,84 @@ mod tests {
         assert!(ExpiryChoice::Until(now - Duration::days(1))
             .expires_at(now)
             .is_err());
+    }
+
+    mod properties {
+        use super::super::*;
+        use chrono::TimeZone;
+        use proptest::prelude::*;
+
+        fn any_name() -> impl Strategy<Value = String> {
+            prop_oneof![
+                any::<String>(),
+                "[ a-zA-Z0-9<>&\"'/=\t\n\u{7}\u{202E}\u{200B}\u{FEFF}é漢😀]{0,60}",
+                "\\PC{0,70}",
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn validate_name_never_panics_and_accepts_only_clean_bounded_names(raw in any_name()) {
+                match validate_name(&raw) {
+                    Ok(name) => {
+                        prop_assert_eq!(name.as_str(), raw.trim());
+                        let count = name.chars().count();
+                        prop_assert!((1..=NAME_MAX_CHARS).contains(&count), "{:?}", name);
+                        prop_assert!(!name.chars().any(char::is_control), "{:?}", name);
+                        prop_assert!(!name.chars().any(is_deceptive), "{:?}", name);
+                    }
+                    Err(Error::InvalidInput(message)) => prop_assert!(!message.is_empty()),
+                    Err(other) => prop_assert!(false, "unexpected error kind: {other:?}"),
+                }
+                // Owner names follow the same rules and never panic either.
+                prop_assert_eq!(
+                    validate_owner_name(&raw).is_ok(),
+                    validate_name(&raw).is_ok()
+                );
+            }
+
+            #[test]
+            fn expiry_in_days_never_panics_and_is_in_range(
+                days in prop_oneof![any::<u32>(), 0u32..=MAX_EXPIRY_DAYS + 2],
+                now_ms in -8_000_000_000_000i64..250_000_000_000_000i64,
+            ) {
+                let now = Utc.timestamp_millis_opt(now_ms).single().expect("in range");
+                match ExpiryChoice::Days(days).expires_at(now) {
+                    Ok(Some(at)) => {
+                        prop_assert!((1..=MAX_EXPIRY_DAYS).contains(&days));
+                        prop_assert_eq!(at - now, Duration::days(i64::from(days)));
+                    }
+                    Ok(None) => prop_assert!(false, "Days never means never"),
+                    Err(e) => {
+                        prop_assert!(!(1..=MAX_EXPIRY_DAYS).contains(&days));
+                        prop_assert!(matches!(e, Error::InvalidInput(_)));
+                    }
+                }
+            }
+
+            #[test]
+            fn expiry_until_a_moment_never_panics_and_must_be_future(
+                at_ms in any::<i64>(),
+                now_ms in -8_000_000_000_000i64..250_000_000_000_000i64,
+            ) {
+                let now = Utc.timestamp_millis_opt(now_ms).single().expect("in range");
+                let Some(at) = Utc.timestamp_millis_opt(at_ms).single() else {
+                    return Ok(());
+                };
+                match ExpiryChoice::Until(at).expires_at(now) {
+                    Ok(got) => {
+                        prop_assert!(at > now && at <= latest_expiry(now));
+                        prop_assert_eq!(got, Some(at));
+                    }
+                    Err(e) => {
+                        prop_assert!(at <= now || at > latest_expiry(now));
+                        prop_assert!(matches!(e, Error::InvalidInput(_)));
+                    }
+                }
+                prop_assert_eq!(ExpiryChoice::Never.expires_at(now).ok(), Some(None));
+            }
+        }
     }
 }

@@ -13,6 +13,9 @@ pub struct AppInfo {
     /// Why the database could not be opened, in plain words; the UI shows it full-screen.
     pub database_error: Option<String>,
     pub clipboard_clear_seconds: u32,
+    /// The database could only be opened read-only (the file or its folder cannot be written):
+    /// the UI shows why and disables every change. Listing and checking keys still work.
+    pub read_only: bool,
     /// The operating-system user, who owns keys created without choosing an owner.
     pub current_user: String,
 }
@@ -25,6 +28,7 @@ pub async fn app_info(state: State<'_, AppState>) -> Result<AppInfo, ()> {
         database_error: state.database_error(),
         clipboard_clear_seconds: u32::try_from(state.clipboard_clear_secs().await)
             .unwrap_or(u32::MAX),
+        read_only: state.store().is_ok_and(|store| store.is_read_only()),
         current_user: keyward_core::current_os_user(),
     })
 }

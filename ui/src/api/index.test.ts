@@ -68,6 +68,10 @@ describe('api wrapper', () => {
       message: 'command create_key not allowed',
     });
 
+    expect(toIpcError({ kind: 'read_only', message: 'Read-only.' })).toEqual({
+      kind: 'read_only',
+      message: 'Read-only.',
+    });
     expect(toIpcError({ kind: 'weird', message: 1 }).kind).toBe('internal');
     expect(toIpcError(undefined).message).toMatch(/Something went wrong/);
   });

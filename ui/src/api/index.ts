@@ -31,6 +31,7 @@ const ERROR_KINDS: readonly ErrorKind[] = [
   'invalid_input',
   'not_found',
   'limit_reached',
+  'read_only',
   'database_unavailable',
   'internal',
 ];

@@ -9,6 +9,11 @@ export type AppInfo = { version: string, database_path: string,
  */
 database_error: string | null, clipboard_clear_seconds: number, 
 /**
+ * The database could only be opened read-only (the file or its folder cannot be written):
+ * the UI shows why and disables every change. Listing and checking keys still work.
+ */
+read_only: boolean, 
+/**
  * The operating-system user, who owns keys created without choosing an owner.
  */
 current_user: string, };

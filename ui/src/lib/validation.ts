@@ -8,12 +8,14 @@ export const NAME_MAX_CHARS = 50;
 const WHITE_SPACE = '\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000';
 const EDGE_SPACE = new RegExp(`^[${WHITE_SPACE}]+|[${WHITE_SPACE}]+$`, 'gu');
 
-// Rust's `char::is_control`: general category Cc.
+// Rust's `char::is_control` (general category Cc), plus the Unicode line and paragraph
+// separators, which break a line too.
 // eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001F\u007F-\u009F]/u;
+const CONTROL = /[\u0000-\u001F\u007F-\u009F\u2028\u2029]/u;
 
 // Zero-width and text-direction characters that make a name look like something it is not.
-const DECEPTIVE = /[\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF\u061C]/u;
+const DECEPTIVE =
+  /[\u00AD\u061C\u180E\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF\uFFF9-\uFFFB\u{E0000}-\u{E007F}]/u;
 
 export function trimName(raw: string): string {
   return raw.replace(EDGE_SPACE, '');

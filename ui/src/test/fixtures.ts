@@ -33,5 +33,6 @@ export const INFO: AppInfo = {
   database_path: '/home/alice/.local/share/io.keyward.desktop/keyward.db',
   database_error: null,
   clipboard_clear_seconds: 30,
+  read_only: false,
   current_user: 'alice',
 };

@@ -97,6 +97,7 @@ fn order_by(sort: SortColumn, descending: bool) -> String {
 impl Store {
     /// Issues a new key. The returned token is the only copy of the secret there will ever be.
     pub async fn create_key(&self, new: NewKey) -> Result<CreatedKey> {
+        self.ensure_writable()?;
         let name = validate_name(&new.name)?;
         let now = self.clock.now();
         let expires_at = new.expiry.expires_at(now)?;

@@ -8,7 +8,9 @@ use crate::token::parse_token;
 
 impl Store {
     /// Checks a presented key. Order: MALFORMED → NOT_FOUND → REVOKED → EXPIRED → FORBIDDEN; the
-    /// first failure wins. A valid key that tracks usage gets its last-used time set.
+    /// first failure wins. A valid key that tracks usage gets its last-used time set, except on a
+    /// read-only store ([`Store::is_read_only`]): the verdict is the same, but the use is not
+    /// recorded.
     pub async fn verify(&self, token: &SecretToken, required_scopes: &[String]) -> Result<Verdict> {
         let Some(parsed) = parse_token(token.expose()) else {
             return Ok(Verdict::Malformed);
@@ -35,7 +37,10 @@ impl Store {
         // Status is read after the slow hash check, and for a valid key in the same statement
         // that records the use, so a revocation that commits while argon2 runs still wins.
         let now = self.clock.now();
-        let used = if missing.is_empty() {
+        let used = if missing.is_empty() && self.read_only {
+            // Nothing can be recorded; the status read below decides alone.
+            true
+        } else if missing.is_empty() {
             sqlx::query(
                 "UPDATE api_keys SET last_used_at = CASE WHEN track_usage THEN ?1 \
                  ELSE last_used_at END WHERE id = ?2 AND revoked_at IS NULL \

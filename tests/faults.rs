@@ -1,0 +1,354 @@
+//! The CLI on a database that cannot be used normally: not a database, damaged, read-only,
+//! locked by another writer, in a missing or unwritable folder, on a full disk. Each must end
+//! with a plain-words message and exit 2 (read-only: reads work, changes exit 2), and the file
+//! must be left exactly as it was.
+//!
+//! Some cases need root (`chattr`, `mount`); they fail loudly rather than pass when the
+//! machinery is missing. Every mount and immutable flag is undone by a drop guard, even on panic.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::util::{cli, stdout, temp_db};
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).trim().to_owned()
+}
+
+/// Asserts exit 2 and a `keyward-cli: ` message containing every one of `words`.
+fn assert_broken(output: &Output, words: &[&str]) {
+    assert_eq!(output.status.code(), Some(2), "expected exit 2: {output:?}");
+    let message = stderr(output);
+    assert!(message.starts_with("keyward-cli: "), "{message}");
+    for word in words {
+        assert!(
+            message.to_lowercase().contains(&word.to_lowercase()),
+            "the message should say {word:?}: {message}"
+        );
+    }
+}
+
+/// Every file in `dir` with its length and a hash of its bytes: a change to any of them, or a
+/// new file, shows up.
+fn snapshot(dir: &Path) -> BTreeMap<String, (usize, u64)> {
+    use std::hash::{Hash, Hasher};
+    std::fs::read_dir(dir)
+        .expect("read folder")
+        .map(|entry| {
+            let entry = entry.expect("folder entry");
+            let bytes = std::fs::read(entry.path()).expect("read file");
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            bytes.hash(&mut hasher);
+            (
+                entry.file_name().to_string_lossy().into_owned(),
+                (bytes.len(), hasher.finish()),
+            )
+        })
+        .collect()
+}
+
+/// Moves everything from the `-wal` into the main file and removes the side files (the only
+/// connection closing does that), so the main file alone is the whole database.
+fn settle(db: &Path) {
+    let script = "import sqlite3,sys\n\
+                  c=sqlite3.connect(sys.argv[1])\n\
+                  c.execute('PRAGMA wal_checkpoint(TRUNCATE)')\n\
+                  c.close()\n";
+    must("python3", &["-c", script, db.to_str().expect("utf-8")]);
+    for side in ["-wal", "-shm"] {
+        let mut name = db.as_os_str().to_owned();
+        name.push(side);
+        assert!(!Path::new(&name).exists(), "{side} file left behind");
+    }
+}
+
+/// Runs a system command the test depends on, failing the test with a clear message if it fails.
+fn must(program: &str, args: &[&str]) {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("could not run {program}: {e}"));
+    assert!(
+        out.status.success(),
+        "`{program} {}` failed (this test needs root): {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `chattr +i` on a file or folder, removed on drop.
+struct Immutable(PathBuf);
+
+impl Immutable {
+    fn set(path: &Path) -> Self {
+        must("chattr", &["+i", path.to_str().expect("utf-8 path")]);
+        Self(path.to_owned())
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        let _ = Command::new("chattr")
+            .args(["-i", self.0.to_str().unwrap_or_default()])
+            .status();
+    }
+}
+
+/// A mount point, unmounted on drop.
+struct Mounted(PathBuf);
+
+impl Mounted {
+    fn read_only_view_of(source: &Path, target: &Path) -> Self {
+        std::fs::create_dir_all(target).expect("mount point");
+        let (s, t) = (
+            source.to_str().expect("utf-8"),
+            target.to_str().expect("utf-8"),
+        );
+        must("mount", &["--bind", s, t]);
+        let guard = Self(target.to_owned());
+        must("mount", &["-o", "remount,ro,bind", t]);
+        guard
+    }
+
+    fn tmpfs(target: &Path, size: &str) -> Self {
+        std::fs::create_dir_all(target).expect("mount point");
+        let options = format!("size={size}");
+        must(
+            "mount",
+            &[
+                "-t",
+                "tmpfs",
+                "-o",
+                &options,
+                "tmpfs",
+                target.to_str().expect("utf-8"),
+            ],
+        );
+        Self(target.to_owned())
+    }
+}
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+fn create(db: &Path, name: &str) -> String {
+    let out = cli(db, &["keys", "create", "--name", name, "--expires", "30d"]);
+    assert!(out.status.success(), "create failed: {out:?}");
+    stdout(&out)
+}
+
+fn key_count(db: &Path) -> usize {
+    let out = cli(db, &["--json", "keys", "list"]);
+    assert_eq!(out.status.code(), Some(0), "list failed: {out:?}");
+    let keys: Vec<serde_json::Value> = serde_json::from_str(&stdout(&out)).expect("json list");
+    keys.len()
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_refused_and_left_alone() {
+    let (dir, db) = temp_db();
+    // Deterministic noise (xorshift), not an SQLite header.
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let noise: Vec<u8> = (0..8192)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    std::fs::write(&db, &noise).expect("write noise");
+    let before = snapshot(dir.path());
+
+    for args in [
+        &["keys", "list"][..],
+        &["keys", "create", "--name", "x"][..],
+    ] {
+        assert_broken(&cli(&db, args), &["not a keyward database", "untouched"]);
+    }
+    assert_eq!(
+        snapshot(dir.path()),
+        before,
+        "the file or its folder changed"
+    );
+}
+
+#[test]
+fn a_damaged_database_is_refused_and_never_written() {
+    let (dir, db) = temp_db();
+    for i in 0..3 {
+        create(&db, &format!("key {i}"));
+    }
+    settle(&db);
+    let mut bytes = std::fs::read(&db).expect("read db");
+    assert!(bytes.len() > 8192, "db too small to damage page 2");
+    bytes[4096..4196].fill(0xA5);
+    std::fs::write(&db, &bytes).expect("damage db");
+    let before = snapshot(dir.path());
+
+    for args in [
+        &["keys", "list"][..],
+        &["keys", "create", "--name", "x"][..],
+        &[
+            "backup",
+            dir.path().join("copy.db").to_str().expect("utf-8"),
+        ][..],
+    ] {
+        assert_broken(
+            &cli(&db, args),
+            &["is damaged", "left untouched", "restore it from a backup"],
+        );
+    }
+    // No backup, no -wal/-shm, the bytes as they were.
+    assert_eq!(
+        snapshot(dir.path()),
+        before,
+        "the file or its folder changed"
+    );
+}
+
+#[test]
+fn an_immutable_file_opens_read_only_and_refuses_every_change() {
+    let (dir, db) = temp_db();
+    let token = create(&db, "kept");
+    settle(&db);
+    let id = token.split('_').nth(1).expect("token id").to_owned();
+    let _guard = Immutable::set(&db);
+    let before = std::fs::read(&db).expect("read db");
+
+    assert_eq!(key_count(&db), 1);
+    let verified = cli(&db, &["verify", &token]);
+    assert_eq!(verified.status.code(), Some(0), "{verified:?}");
+    assert!(stdout(&verified).starts_with("VALID"), "{verified:?}");
+
+    for args in [
+        &["keys", "create", "--name", "new"][..],
+        &["keys", "revoke", &id][..],
+        &["keys", "delete", &id][..],
+    ] {
+        assert_broken(
+            &cli(&db, args),
+            &["read-only", "nothing can be changed", "writable copy"],
+        );
+    }
+    assert_eq!(std::fs::read(&db).expect("read db"), before, "file changed");
+    assert_eq!(key_count(&db), 1);
+    drop(dir);
+}
+
+#[test]
+fn a_database_on_a_read_only_mount_opens_read_only_without_side_files() {
+    let (dir, db) = temp_db();
+    let token = create(&db, "kept");
+    settle(&db);
+    let view = dir.path().join("ro");
+    let source = dir.path().join("data");
+    std::fs::create_dir(&source).expect("data folder");
+    std::fs::rename(&db, source.join("keys.db")).expect("move db");
+    let before = snapshot(&source);
+    let _mount = Mounted::read_only_view_of(&source, &view);
+    let ro_db = view.join("keys.db");
+
+    assert_eq!(key_count(&ro_db), 1);
+    let verified = cli(&ro_db, &["verify", &token]);
+    assert_eq!(verified.status.code(), Some(0), "{verified:?}");
+    assert_broken(
+        &cli(&ro_db, &["keys", "create", "--name", "new"]),
+        &["read-only", "nothing can be changed"],
+    );
+    assert_eq!(snapshot(&source), before, "the file or its folder changed");
+}
+
+#[test]
+fn a_writer_holding_the_lock_makes_a_change_fail_in_plain_words() {
+    let (_dir, db) = temp_db();
+    create(&db, "first");
+    let script = "import sqlite3,sys,time\n\
+                  c=sqlite3.connect(sys.argv[1], isolation_level=None)\n\
+                  c.execute('BEGIN EXCLUSIVE')\n\
+                  print('locked', flush=True)\n\
+                  time.sleep(8)\n";
+    let mut holder = Command::new("python3")
+        .args(["-c", script, db.to_str().expect("utf-8")])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    let mut line = String::new();
+    BufReader::new(holder.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read from python");
+    assert_eq!(line.trim(), "locked", "python3 could not take the lock");
+
+    let started = Instant::now();
+    let out = cli(&db, &["keys", "create", "--name", "blocked"]);
+    let waited = started.elapsed();
+    let _ = holder.kill();
+    let _ = holder.wait();
+
+    assert_broken(&out, &["another program is writing", "nothing was changed"]);
+    assert!(waited < Duration::from_secs(7), "took {waited:?}");
+    assert_eq!(key_count(&db), 1, "nothing may be stored");
+}
+
+#[test]
+fn a_missing_folder_is_named_and_not_created() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let missing = dir.path().join("does-not-exist");
+    let db = missing.join("k.db");
+    assert_broken(
+        &cli(&db, &["keys", "list"]),
+        &["does-not-exist", "does not exist"],
+    );
+    assert!(!missing.exists(), "the folder was created");
+}
+
+#[test]
+fn an_unwritable_folder_is_named_and_nothing_is_created_in_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let folder = dir.path().join("locked");
+    std::fs::create_dir(&folder).expect("folder");
+    let _guard = Immutable::set(&folder);
+    let db = folder.join("k.db");
+    assert_broken(
+        &cli(&db, &["keys", "create", "--name", "x"]),
+        &["cannot be written", "writable folder"],
+    );
+    assert!(snapshot(&folder).is_empty(), "something was created");
+}
+
+#[test]
+fn a_full_disk_fails_a_change_in_plain_words_and_keeps_the_database_usable() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let disk = dir.path().join("disk");
+    let _mount = Mounted::tmpfs(&disk, "512k");
+    let db = disk.join("keys.db");
+    create(&db, "before");
+    settle(&db);
+
+    // Fill every remaining byte.
+    let filler = disk.join("filler");
+    let mut file = std::fs::File::create(&filler).expect("filler");
+    let block = vec![0u8; 4096];
+    loop {
+        use std::io::Write;
+        if file.write_all(&block).and_then(|()| file.flush()).is_err() {
+            break;
+        }
+    }
+    let _ = file.sync_all();
+    drop(file);
+    let before = std::fs::read(&db).expect("read db");
+
+    let out = cli(&db, &["keys", "create", "--name", "too much"]);
+    assert_broken(&out, &["disk", "full", "free some space"]);
+    assert_eq!(std::fs::read(&db).expect("read db"), before, "file changed");
+
+    std::fs::remove_file(&filler).expect("free space");
+    assert_eq!(key_count(&db), 1, "the database is still whole");
+}
