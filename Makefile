@@ -7,7 +7,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 # What building the Tauri app needs, and what the real-window tests need on top.
 BUILD_PACKAGES := libwebkit2gtk-4.1-dev build-essential curl wget file libxdo-dev libssl-dev \
                   libayatana-appindicator3-dev librsvg2-dev pkg-config
-TEST_PACKAGES := xvfb xauth xclip webkit2gtk-driver imagemagick
+TEST_PACKAGES := xvfb xauth xclip webkit2gtk-driver imagemagick dbus-daemon
 
 UI_DEPS := ui/node_modules/.installed
 XVFB := xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp"

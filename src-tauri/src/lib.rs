@@ -5,7 +5,7 @@ mod error;
 mod state;
 
 use keyward_core::{resolve_db_location, Store};
-use tauri::RunEvent;
+use tauri::{Manager, RunEvent};
 
 pub use error::{ErrorKind, IpcError};
 pub use state::AppState;
@@ -68,9 +68,54 @@ fn context() -> tauri::Context<tauri::Wry> {
     tauri::generate_context!()
 }
 
+/// Brings the main window to the front: what a second launch does instead of opening a second
+/// window on the same keys.
+fn focus_main_window<R: tauri::Runtime>(app: &tauri::AppHandle<R>) {
+    if let Some(window) = app.get_webview_window("main") {
+        let _ = window.unminimize();
+        let _ = window.show();
+        let _ = window.set_focus();
+    }
+}
+
+/// Saves the window's size and position shortly after it changes, so they survive even a crash
+/// or a kill (the plugin alone saves only on a normal close). One save per burst of events.
+fn remember_window_soon<R: tauri::Runtime>(app: &tauri::AppHandle<R>) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use tauri_plugin_window_state::{AppHandleExt, StateFlags};
+    static PENDING: AtomicBool = AtomicBool::new(false);
+    if PENDING.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        PENDING.store(false, Ordering::SeqCst);
+        if let Err(e) = app.save_window_state(StateFlags::all()) {
+            eprintln!("keyward: could not remember the window size: {e}");
+        }
+    });
+}
+
 pub fn run() {
     let state = tauri::async_runtime::block_on(open_state());
-    let app = match builder(tauri::Builder::default(), state).build(context()) {
+    // Only the real app claims the single-instance name and remembers its window: the IPC tests
+    // build several apps in one process from `builder`. Without a D-Bus session bus the plugin
+    // logs a warning and the app starts normally.
+    let base = tauri::Builder::default()
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+            focus_main_window(app)
+        }))
+        .plugin(tauri_plugin_window_state::Builder::default().build())
+        .on_window_event(|window, event| {
+            if matches!(
+                event,
+                tauri::WindowEvent::Resized(_) | tauri::WindowEvent::Moved(_)
+            ) {
+                remember_window_soon(window.app_handle());
+            }
+        });
+    let app = match builder(base, state).build(context()) {
         Ok(app) => app,
         Err(e) => {
             eprintln!("keyward: the window could not be created: {e}");

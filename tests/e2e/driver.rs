@@ -102,6 +102,8 @@ impl App {
                 &native_port.to_string(),
             ])
             .env("KEYWARD_DB", &db)
+            // Keeps the remembered window size and position of each test to itself.
+            .env("XDG_CONFIG_HOME", dir.path().join("config"))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         for (key, value) in env {

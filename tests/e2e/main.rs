@@ -6,4 +6,5 @@ mod admin;
 mod driver;
 mod faults;
 mod flows;
+mod instance;
 mod payloads;
