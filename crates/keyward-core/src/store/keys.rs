@@ -1,5 +1,6 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
+use sqlx::sqlite::SqliteArguments;
 use sqlx::FromRow;
 
 use super::owners::owner_id;
@@ -77,6 +78,68 @@ fn checked_scopes(scopes: &[String], settings: &Settings) -> Result<Vec<String>>
     out.sort();
     out.dedup();
     Ok(out)
+}
+
+/// The list's search and filters as SQL parameters ?1–?6, bound the same way for a page and for
+/// its total count.
+struct ListFilter {
+    now: i64,
+    pattern: Option<String>,
+    status: Option<&'static str>,
+    owner: Option<String>,
+    role: Option<&'static str>,
+    expires_before: Option<i64>,
+}
+
+type SqliteQueryAs<'q, O> = sqlx::query::QueryAs<'q, sqlx::Sqlite, O, SqliteArguments<'q>>;
+
+impl ListFilter {
+    fn where_sql() -> String {
+        format!(
+            "WHERE (?2 IS NULL OR k.name LIKE ?2 ESCAPE '\\' \
+                    OR (k.prefix || '_' || k.id) LIKE ?2 ESCAPE '\\') \
+             AND (?3 IS NULL OR {STATUS_SQL} = ?3) \
+             AND (?4 IS NULL OR o.name = ?4 COLLATE NOCASE) \
+             AND (?5 IS NULL OR k.role = ?5) \
+             AND (?6 IS NULL OR (k.revoked_at IS NULL AND k.expires_at > ?1 AND k.expires_at <= ?6))"
+        )
+    }
+
+    fn new(query: &ListQuery, now: DateTime<Utc>) -> Self {
+        // The search text is matched literally: LIKE's wildcards in it are escaped.
+        let pattern = query
+            .search
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                let escaped = s
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_");
+                format!("%{escaped}%")
+            });
+        Self {
+            now: to_millis(now),
+            pattern,
+            status: query.status.map(KeyStatus::as_str),
+            owner: query.owner.as_deref().map(|o| o.trim().to_owned()),
+            role: query.role.map(Role::as_str),
+            expires_before: query
+                .expiring_within_days
+                .map(|days| to_millis(now + Duration::days(i64::from(days)))),
+        }
+    }
+
+    fn bind<'q, O>(&'q self, query: SqliteQueryAs<'q, O>) -> SqliteQueryAs<'q, O> {
+        query
+            .bind(self.now)
+            .bind(self.pattern.as_deref())
+            .bind(self.status)
+            .bind(self.owner.as_deref())
+            .bind(self.role)
+            .bind(self.expires_before)
+    }
 }
 
 fn order_by(sort: SortColumn, descending: bool) -> String {
@@ -194,54 +257,24 @@ impl Store {
             0 => DEFAULT_PAGE_SIZE,
             n => n.min(MAX_PAGE_SIZE),
         };
-        let pattern = query
-            .search
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                let escaped = s
-                    .replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_");
-                format!("%{escaped}%")
-            });
-        let soon = query
-            .expiring_within_days
-            .map(|days| to_millis(now + Duration::days(i64::from(days))));
-        let filter = format!(
-            "WHERE (?2 IS NULL OR k.name LIKE ?2 ESCAPE '\\' \
-                    OR (k.prefix || '_' || k.id) LIKE ?2 ESCAPE '\\') \
-             AND (?3 IS NULL OR {STATUS_SQL} = ?3) \
-             AND (?4 IS NULL OR o.name = ?4 COLLATE NOCASE) \
-             AND (?5 IS NULL OR k.role = ?5) \
-             AND (?6 IS NULL OR (k.revoked_at IS NULL AND k.expires_at > ?1 AND k.expires_at <= ?6))"
-        );
-        let rows: Vec<KeyRow> = sqlx::query_as(&format!(
-            "{KEY_SELECT} {filter} {} LIMIT ?7 OFFSET ?8",
-            order_by(query.sort, query.descending)
-        ))
-        .bind(to_millis(now))
-        .bind(&pattern)
-        .bind(query.status.map(KeyStatus::as_str))
-        .bind(query.owner.as_deref().map(str::trim))
-        .bind(query.role.map(Role::as_str))
-        .bind(soon)
-        .bind(limit)
-        .bind(query.offset)
-        .fetch_all(&self.pool)
-        .await?;
-        let (total,): (i64,) = sqlx::query_as(&format!(
-            "SELECT COUNT(*) FROM api_keys k JOIN owners o ON o.id = k.owner_id {filter}"
-        ))
-        .bind(to_millis(now))
-        .bind(&pattern)
-        .bind(query.status.map(KeyStatus::as_str))
-        .bind(query.owner.as_deref().map(str::trim))
-        .bind(query.role.map(Role::as_str))
-        .bind(soon)
-        .fetch_one(&self.pool)
-        .await?;
+        let filter = ListFilter::new(query, now);
+        let rows: Vec<KeyRow> = filter
+            .bind(sqlx::query_as(&format!(
+                "{KEY_SELECT} {} {} LIMIT ?7 OFFSET ?8",
+                ListFilter::where_sql(),
+                order_by(query.sort, query.descending)
+            )))
+            .bind(limit)
+            .bind(query.offset)
+            .fetch_all(&self.pool)
+            .await?;
+        let (total,): (i64,) = filter
+            .bind(sqlx::query_as(&format!(
+                "SELECT COUNT(*) FROM api_keys k JOIN owners o ON o.id = k.owner_id {}",
+                ListFilter::where_sql()
+            )))
+            .fetch_one(&self.pool)
+            .await?;
         Ok(KeyPage {
             keys: rows.into_iter().map(|r| r.into_summary(now)).collect(),
             total: count(total),
