@@ -41,7 +41,7 @@ fn the_content_security_policy_is_strict() {
 }
 
 #[test]
-fn the_window_may_call_only_our_commands_clipboard_write_and_save_dialog() {
+fn the_window_may_call_only_our_commands_and_write_the_clipboard() {
     let capability = read_json("capabilities/default.json");
     assert_eq!(capability["windows"], serde_json::json!(["main"]));
     let permissions = capability["permissions"].as_array().expect("permissions");
@@ -50,8 +50,7 @@ fn the_window_may_call_only_our_commands_clipboard_write_and_save_dialog() {
             .as_str()
             .expect("plain permission names only, no scopes");
         let ours = name.starts_with("allow-") && !name.contains(':');
-        let allowed =
-            ours || ["clipboard-manager:allow-write-text", "dialog:allow-save"].contains(&name);
+        let allowed = ours || name == "clipboard-manager:allow-write-text";
         assert!(allowed, "the window must not be granted {name}");
     }
     assert!(!permissions

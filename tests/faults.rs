@@ -7,11 +7,11 @@
 //! machinery is missing. Every mount and immutable flag is undone by a drop guard, even on panic.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::Output;
 use std::time::{Duration, Instant};
 
+use crate::fault_setup::{fill_disk, settle, Immutable, Mounted, WriteLockHolder};
 use crate::util::{cli, stdout, temp_db};
 
 fn stderr(output: &Output) -> String {
@@ -48,93 +48,6 @@ fn snapshot(dir: &Path) -> BTreeMap<String, (usize, u64)> {
             )
         })
         .collect()
-}
-
-/// Moves everything from the `-wal` into the main file and removes the side files (the only
-/// connection closing does that), so the main file alone is the whole database.
-fn settle(db: &Path) {
-    let script = "import sqlite3,sys\n\
-                  c=sqlite3.connect(sys.argv[1])\n\
-                  c.execute('PRAGMA wal_checkpoint(TRUNCATE)')\n\
-                  c.close()\n";
-    must("python3", &["-c", script, db.to_str().expect("utf-8")]);
-    for side in ["-wal", "-shm"] {
-        let mut name = db.as_os_str().to_owned();
-        name.push(side);
-        assert!(!Path::new(&name).exists(), "{side} file left behind");
-    }
-}
-
-/// Runs a system command the test depends on, failing the test with a clear message if it fails.
-fn must(program: &str, args: &[&str]) {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("could not run {program}: {e}"));
-    assert!(
-        out.status.success(),
-        "`{program} {}` failed (this test needs root): {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// `chattr +i` on a file or folder, removed on drop.
-struct Immutable(PathBuf);
-
-impl Immutable {
-    fn set(path: &Path) -> Self {
-        must("chattr", &["+i", path.to_str().expect("utf-8 path")]);
-        Self(path.to_owned())
-    }
-}
-
-impl Drop for Immutable {
-    fn drop(&mut self) {
-        let _ = Command::new("chattr")
-            .args(["-i", self.0.to_str().unwrap_or_default()])
-            .status();
-    }
-}
-
-/// A mount point, unmounted on drop.
-struct Mounted(PathBuf);
-
-impl Mounted {
-    fn read_only_view_of(source: &Path, target: &Path) -> Self {
-        std::fs::create_dir_all(target).expect("mount point");
-        let (s, t) = (
-            source.to_str().expect("utf-8"),
-            target.to_str().expect("utf-8"),
-        );
-        must("mount", &["--bind", s, t]);
-        let guard = Self(target.to_owned());
-        must("mount", &["-o", "remount,ro,bind", t]);
-        guard
-    }
-
-    fn tmpfs(target: &Path, size: &str) -> Self {
-        std::fs::create_dir_all(target).expect("mount point");
-        let options = format!("size={size}");
-        must(
-            "mount",
-            &[
-                "-t",
-                "tmpfs",
-                "-o",
-                &options,
-                "tmpfs",
-                target.to_str().expect("utf-8"),
-            ],
-        );
-        Self(target.to_owned())
-    }
-}
-
-impl Drop for Mounted {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
 }
 
 fn create(db: &Path, name: &str) -> String {
@@ -269,27 +182,12 @@ fn a_database_on_a_read_only_mount_opens_read_only_without_side_files() {
 fn a_writer_holding_the_lock_makes_a_change_fail_in_plain_words() {
     let (_dir, db) = temp_db();
     create(&db, "first");
-    let script = "import sqlite3,sys,time\n\
-                  c=sqlite3.connect(sys.argv[1], isolation_level=None)\n\
-                  c.execute('BEGIN EXCLUSIVE')\n\
-                  print('locked', flush=True)\n\
-                  time.sleep(8)\n";
-    let mut holder = Command::new("python3")
-        .args(["-c", script, db.to_str().expect("utf-8")])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 runs");
-    let mut line = String::new();
-    BufReader::new(holder.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read from python");
-    assert_eq!(line.trim(), "locked", "python3 could not take the lock");
+    let holder = WriteLockHolder::take(&db, 8);
 
     let started = Instant::now();
     let out = cli(&db, &["keys", "create", "--name", "blocked"]);
     let waited = started.elapsed();
-    let _ = holder.kill();
-    let _ = holder.wait();
+    drop(holder);
 
     assert_broken(&out, &["another program is writing", "nothing was changed"]);
     assert!(waited < Duration::from_secs(7), "took {waited:?}");
@@ -333,16 +231,7 @@ fn a_full_disk_fails_a_change_in_plain_words_and_keeps_the_database_usable() {
 
     // Fill every remaining byte.
     let filler = disk.join("filler");
-    let mut file = std::fs::File::create(&filler).expect("filler");
-    let block = vec![0u8; 4096];
-    loop {
-        use std::io::Write;
-        if file.write_all(&block).and_then(|()| file.flush()).is_err() {
-            break;
-        }
-    }
-    let _ = file.sync_all();
-    drop(file);
+    fill_disk(&filler);
     let before = std::fs::read(&db).expect("read db");
 
     let out = cli(&db, &["keys", "create", "--name", "too much"]);

@@ -1,5 +1,6 @@
 //! The commands as the UI calls them: through Tauri's IPC on a mock runtime, with the real store.
 
+use keyward_app::commands::audit::{write_audit_export, ExportFormat};
 use keyward_app::AppState;
 use keyward_core::{DbLocation, Store};
 use serde_json::{json, Value};
@@ -134,14 +135,19 @@ fn the_audit_log_exports_to_csv_and_json_files() {
     let token = created["token"].as_str().expect("token").to_owned();
     invoke(&window, "revoke_keys", json!({ "ids": [id] })).expect("revoke");
 
+    // The command opens a save dialog first, which a mock runtime cannot show; what it writes is
+    // tested here through the same function it calls.
+    let store =
+        tauri::async_runtime::block_on(Store::open(&dir.path().join("ipc.db"))).expect("open");
+    let export = |query: keyward_core::AuditQuery, path: &std::path::Path, format| {
+        tauri::async_runtime::block_on(write_audit_export(&store, &query, path, format))
+    };
     let csv_path = dir.path().join("audit.csv");
-    let query = json!({ "key_id": id, "action": null, "offset": 0, "limit": 0 });
-    let written = invoke(
-        &window,
-        "export_audit",
-        json!({ "query": query, "path": csv_path, "format": "csv" }),
-    )
-    .expect("csv export");
+    let query = keyward_core::AuditQuery {
+        key_id: Some(id.clone()),
+        ..Default::default()
+    };
+    let written = export(query.clone(), &csv_path, ExportFormat::Csv).expect("csv export");
     assert_eq!(written, 2, "created and revoked");
     let csv = std::fs::read_to_string(&csv_path).expect("csv file");
     let lines: Vec<&str> = csv.lines().collect();
@@ -156,13 +162,11 @@ fn the_audit_log_exports_to_csv_and_json_files() {
     );
 
     let json_path = dir.path().join("audit.json");
-    let all = json!({ "key_id": null, "action": "key_revoked", "offset": 0, "limit": 0 });
-    invoke(
-        &window,
-        "export_audit",
-        json!({ "query": all, "path": json_path, "format": "json" }),
-    )
-    .expect("json export");
+    let revocations = keyward_core::AuditQuery {
+        action: Some("key_revoked".into()),
+        ..Default::default()
+    };
+    export(revocations, &json_path, ExportFormat::Json).expect("json export");
     let events: Value = serde_json::from_str(&std::fs::read_to_string(&json_path).expect("json"))
         .expect("valid json");
     assert_eq!(events.as_array().map(Vec::len), Some(1));
@@ -173,13 +177,6 @@ fn the_audit_log_exports_to_csv_and_json_files() {
         assert!(!text.contains(&token[14..]), "exports never hold a secret");
     }
     let missing = dir.path().join("no-such-folder").join("audit.csv");
-    let refused = invoke(
-        &window,
-        "export_audit",
-        json!({ "query": query, "path": missing, "format": "csv" }),
-    )
-    .expect_err("unwritable path");
-    assert!(refused["message"]
-        .as_str()
-        .is_some_and(|m| m.starts_with("Could not save")));
+    let refused = export(query, &missing, ExportFormat::Csv).expect_err("unwritable path");
+    assert!(refused.message.starts_with("Could not save"), "{refused:?}");
 }

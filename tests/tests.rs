@@ -4,6 +4,7 @@ mod bad_input;
 mod cli;
 mod config;
 mod crash;
+mod fault_setup;
 mod faults;
 mod ipc;
 mod secrets;

@@ -49,6 +49,9 @@ impl From<keyward_core::Error> for IpcError {
             e @ E::ReadOnly(_) => Self::new(ErrorKind::ReadOnly, e.to_string()),
             e @ E::KeyNotFound(_) => Self::new(ErrorKind::NotFound, e.to_string()),
             E::Unavailable(message) => Self::new(ErrorKind::DatabaseUnavailable, message),
+            // The banner shows the message and the app stays usable, as for any other failure;
+            // only the words are more helpful than the generic ones.
+            E::TryAgain(message) => Self::new(ErrorKind::Internal, message),
             other => {
                 eprintln!("keyward: {other}");
                 Self::new(

@@ -1,6 +1,6 @@
 //! The desktop shell: opens the store, registers the commands, runs the window.
 
-mod commands;
+pub mod commands;
 mod error;
 mod state;
 
@@ -97,6 +97,28 @@ fn remember_window_soon<R: tauri::Runtime>(app: &tauri::AppHandle<R>) {
     });
 }
 
+/// A logout, a shutdown or `kill` ends the app with SIGTERM (a terminal with SIGINT or SIGHUP).
+/// Leaving through Tauri's normal exit instead of dying keeps the promise to clear the clipboard
+/// on quit: a clipboard manager may hold a copy of a key that outlives the app.
+#[cfg(unix)]
+async fn exit_on_termination_signal<R: tauri::Runtime>(app: tauri::AppHandle<R>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut terminate), Ok(mut interrupt), Ok(mut hangup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) else {
+        eprintln!("keyward: cannot watch for termination signals");
+        return;
+    };
+    tokio::select! {
+        _ = terminate.recv() => {}
+        _ = interrupt.recv() => {}
+        _ = hangup.recv() => {}
+    }
+    app.exit(0);
+}
+
 pub fn run() {
     let state = tauri::async_runtime::block_on(open_state());
     // Only the real app claims the single-instance name and remembers its window: the IPC tests
@@ -122,8 +144,12 @@ pub fn run() {
             return;
         }
     };
+    #[cfg(unix)]
+    tauri::async_runtime::spawn(exit_on_termination_signal(app.handle().clone()));
+    // On ExitRequested, not Exit: the clipboard plugin drops its clipboard on Exit, before this
+    // handler would run. Keyward never cancels an exit, so every quit passes here.
     app.run(|handle, event| {
-        if let RunEvent::Exit = event {
+        if let RunEvent::ExitRequested { .. } = event {
             commands::clipboard::clear_if_secret(handle);
         }
     });

@@ -207,17 +207,40 @@ impl App {
     }
 
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
-        Command::new(binary("keyward-cli"))
-            .arg("--db")
-            .arg(&self.db)
-            .args(args)
-            .output()
-            .expect("keyward-cli runs")
+        cli_at(&self.db, args)
+    }
+
+    /// The app's own process (a grandchild, started by WebKitWebDriver), found by the database
+    /// path in its environment, which no other process shares.
+    pub fn pid(&self) -> u32 {
+        let marker = format!("KEYWARD_DB={}", self.db.display());
+        std::fs::read_dir("/proc")
+            .expect("/proc")
+            .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .find(|pid| {
+                let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+                let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+                comm.trim() == "keyward"
+                    && environ
+                        .split(|&b| b == 0)
+                        .any(|var| var == marker.as_bytes())
+            })
+            .expect("the app process")
     }
 
     pub async fn close(self) {
         let _ = self.client.close().await;
     }
+}
+
+/// Runs `keyward-cli --db <db> <args>`.
+pub fn cli_at(db: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(binary("keyward-cli"))
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .output()
+        .expect("keyward-cli runs")
 }
 
 /// What the X clipboard holds now, read the way another program would (`xclip`). `None` when it

@@ -2,9 +2,9 @@
 //! shows a blank window, and never modifies the file.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use crate::driver::{binary, App};
+use crate::driver::{cli_at, App};
+use crate::fault_setup::{fill_disk, settle, Immutable, Mounted, WriteLockHolder};
 
 /// A fingerprint of the file (length and hash), or None when it does not exist.
 fn file_bytes(path: &Path) -> Option<(usize, u64)> {
@@ -15,18 +15,25 @@ fn file_bytes(path: &Path) -> Option<(usize, u64)> {
     Some((bytes.len(), hasher.finish()))
 }
 
-/// A database with one key, made by the CLI and closed, in a fresh folder.
+/// Creates one key in `db` with the CLI, which closes the database again.
+fn create_a_key(db: &Path) {
+    let out = cli_at(db, &["keys", "create", "--name", "kept safe"]);
+    assert!(out.status.success(), "{out:?}");
+}
+
+/// A database with one key in a fresh folder.
 fn database_with_a_key() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("keys.db");
-    let out = Command::new(binary("keyward-cli"))
-        .arg("--db")
-        .arg(&db)
-        .args(["keys", "create", "--name", "kept safe"])
-        .output()
-        .expect("keyward-cli");
-    assert!(out.status.success(), "{out:?}");
+    create_a_key(&db);
     (dir, db)
+}
+
+/// How many keys the CLI lists (the first page holds them all in these tests).
+fn key_count(db: &Path) -> Option<usize> {
+    let listed = cli_at(db, &["--json", "keys", "list"]);
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).ok()?;
+    listed.as_array().map(Vec::len)
 }
 
 async fn shows_error_screen(dir: tempfile::TempDir, db: PathBuf, words: &[&str], shot: &str) {
@@ -90,31 +97,6 @@ async fn a_missing_folder_is_explained() {
     );
 }
 
-/// Root ignores permissions; the immutable flag stops even root from writing.
-struct Immutable(PathBuf);
-
-impl Immutable {
-    fn set(path: &Path) -> Self {
-        let ok = Command::new("chattr")
-            .arg("+i")
-            .arg(path)
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(
-            ok,
-            "chattr +i {} failed: this test needs root and chattr",
-            path.display()
-        );
-        Self(path.to_owned())
-    }
-}
-
-impl Drop for Immutable {
-    fn drop(&mut self) {
-        let _ = Command::new("chattr").arg("-i").arg(&self.0).status();
-    }
-}
-
 #[tokio::test]
 async fn a_read_only_database_opens_with_changes_disabled() {
     let (dir, db) = database_with_a_key();
@@ -138,4 +120,89 @@ async fn a_read_only_database_opens_with_changes_disabled() {
     app.screenshot("23-read-only").await;
     assert_eq!(file_bytes(&db), before, "the file must be left untouched");
     app.close().await;
+}
+
+#[tokio::test]
+async fn an_unwritable_folder_is_explained_and_nothing_is_created_in_it() {
+    // The folder lives outside the app's temporary folder, so the guard can unlock it before
+    // it is removed.
+    let outer = tempfile::tempdir().expect("temp dir");
+    let folder = outer.path().join("locked");
+    std::fs::create_dir(&folder).expect("folder");
+    let _guard = Immutable::set(&folder);
+    shows_error_screen(
+        tempfile::tempdir().expect("temp dir"),
+        folder.join("keys.db"),
+        &["cannot be written", "writable folder"],
+        "24-error-unwritable-folder",
+    )
+    .await;
+    assert_eq!(
+        std::fs::read_dir(&folder).expect("folder").count(),
+        0,
+        "something was created in the folder"
+    );
+}
+
+/// Tries to create a key in the open app and waits for the banner to say why it could not, in
+/// words containing every one of `words`.
+async fn creating_a_key_fails_with(app: &App, words: &[&str], shot: &str) {
+    app.click("#create-key-btn").await;
+    app.find("#key-name-input")
+        .await
+        .send_keys("Not stored")
+        .await
+        .expect("type name");
+    app.click("#create-submit-btn").await;
+    app.text_until("#error-banner", |t| {
+        words.iter().all(|w| t.to_lowercase().contains(w))
+    })
+    .await;
+    // The dialog stays, so the same key can be created once the cause has passed.
+    app.find("#create-dialog").await;
+    app.screenshot(shot).await;
+}
+
+#[tokio::test]
+async fn another_writer_holding_the_lock_is_explained_and_nothing_is_lost() {
+    let (dir, db) = database_with_a_key();
+    let holder = WriteLockHolder::take(&db, 60);
+    let app = App::launch_on(dir, db.clone(), &[]).await;
+    // Reading still works while another program writes (WAL).
+    app.find("button.key-name-link").await;
+    creating_a_key_fails_with(
+        &app,
+        &["another program is writing", "nothing was changed"],
+        "25-error-locked",
+    )
+    .await;
+    drop(holder);
+    assert_eq!(
+        key_count(&db),
+        Some(1),
+        "only the key from before is stored"
+    );
+    app.close().await;
+}
+
+#[tokio::test]
+async fn a_full_disk_is_explained_and_the_database_stays_whole() {
+    let outer = tempfile::tempdir().expect("temp dir");
+    let disk = outer.path().join("disk");
+    let _mount = Mounted::tmpfs(&disk, "512k");
+    let db = disk.join("keys.db");
+    create_a_key(&db);
+    settle(&db);
+    let filler = disk.join("filler");
+    fill_disk(&filler);
+
+    shows_error_screen(
+        tempfile::tempdir().expect("temp dir"),
+        db.clone(),
+        &["disk", "full", "Free some space"],
+        "26-error-disk-full",
+    )
+    .await;
+    std::fs::remove_file(&filler).expect("free space");
+    assert_eq!(key_count(&db), Some(1), "the database is still whole");
 }

@@ -147,6 +147,61 @@ async fn create_copy_verify_and_revoke_a_key() {
     app.close().await;
 }
 
+/// Quitting clears a copied key from the clipboard, even where a clipboard manager has taken a
+/// copy that would outlive the app. The quit here is SIGTERM, as at logout; closing the window
+/// leaves through the same exit.
+#[tokio::test]
+async fn quitting_clears_a_copied_key_from_the_clipboard() {
+    let app = App::launch(&[("KEYWARD_CLIPBOARD_CLEAR_SECS", "600")]).await;
+    app.click("#create-key-btn").await;
+    app.find("#key-name-input")
+        .await
+        .send_keys("Deploy bot")
+        .await
+        .expect("type name");
+    app.click("#create-submit-btn").await;
+    app.click("#copy-btn").await;
+    app.text_until("#copy-btn", |t| t.contains("Copied")).await;
+    let token = x_clipboard().expect("the key was copied");
+    assert!(is_token(&token), "{token}");
+
+    // What a clipboard manager does: take its own copy, served by another process.
+    let manager = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "xclip -o -selection clipboard | xclip -i -selection clipboard",
+        ])
+        .status()
+        .expect("xclip");
+    assert!(manager.success());
+    assert_eq!(x_clipboard().as_deref(), Some(token.as_str()));
+
+    let pid = app.pid();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let start = Instant::now();
+    // Gone, or a zombie until WebKitWebDriver reaps it.
+    let running = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|stat| !stat.contains(") Z "))
+    };
+    while running() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the app did not quit"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_ne!(
+        x_clipboard().as_deref(),
+        Some(token.as_str()),
+        "the key is still in the clipboard after quitting"
+    );
+}
+
 /// Keys made elsewhere show up; search narrows the list in SQL; delete asks, then removes the key.
 #[tokio::test]
 async fn search_and_delete_a_key_created_by_the_cli() {

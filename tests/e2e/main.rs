@@ -4,6 +4,10 @@
 
 mod admin;
 mod driver;
+// Shared with the CLI fault tests, which use all of it; this binary uses part.
+#[allow(dead_code)]
+#[path = "../fault_setup.rs"]
+mod fault_setup;
 mod faults;
 mod flows;
 mod instance;

@@ -227,7 +227,9 @@ impl From<Error> for Failure {
             | Error::KeyRevoked => Self::Refused(error.to_string()),
             // A database that cannot be used (damaged, locked, full disk, missing folder) or
             // that is read-only: a storage error, exit 2, with the core's plain-words message.
-            Error::Unavailable(_) | Error::ReadOnly(_) => Self::Broken(error.to_string()),
+            Error::Unavailable(_) | Error::TryAgain(_) | Error::ReadOnly(_) => {
+                Self::Broken(error.to_string())
+            }
             other => Self::Broken(other.to_string()),
         }
     }

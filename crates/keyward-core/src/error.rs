@@ -31,6 +31,11 @@ pub enum Error {
     #[error("{0}")]
     Unavailable(String),
 
+    /// A passing condition (another program writing, a full disk): nothing was changed, and
+    /// the same action can succeed once it passes. The message says what to do.
+    #[error("{0}")]
+    TryAgain(String),
+
     /// The database was opened read-only (the file or its folder cannot be written): listing
     /// and verifying work, every change is refused. Holds the database path.
     #[error(
@@ -39,8 +44,9 @@ pub enum Error {
     )]
     ReadOnly(String),
 
-    /// Any other SQLite failure. Failures a person can act on (busy, full disk, read-only,
-    /// damaged, disk I/O) become [`Error::Unavailable`] instead; see [`From<sqlx::Error>`].
+    /// Any other SQLite failure. Failures a person can act on become [`Error::TryAgain`]
+    /// (busy, full disk) or [`Error::Unavailable`] (read-only, damaged, disk I/O) instead; see
+    /// [`From<sqlx::Error>`].
     #[error("The key database failed: {0}")]
     Database(sqlx::Error),
 
@@ -89,7 +95,9 @@ pub(crate) fn explain_sqlite_code(code: i32) -> Option<&'static str> {
 
 impl From<sqlx::Error> for Error {
     fn from(error: sqlx::Error) -> Self {
-        match sqlite_code(&error).and_then(explain_sqlite_code) {
+        let code = sqlite_code(&error);
+        match code.and_then(explain_sqlite_code) {
+            Some(message) if matches!(code, Some(5 | 6 | 13)) => Self::TryAgain(message.into()),
             Some(message) => Self::Unavailable(message.to_owned()),
             None => Self::Database(error),
         }

@@ -16,10 +16,10 @@ import type { AuditEvent } from '../bindings/AuditEvent';
 import type { AuditPage } from '../bindings/AuditPage';
 import type { AuditQuery } from '../bindings/AuditQuery';
 import type { ExportFormat } from '../bindings/ExportFormat';
+import type { ExportResult } from '../bindings/ExportResult';
 import type { KeyUpdate } from '../bindings/KeyUpdate';
 import type { Owner } from '../bindings/Owner';
 import type { Settings } from '../bindings/Settings';
-import { save } from '@tauri-apps/plugin-dialog';
 
 export type { IpcError };
 
@@ -140,27 +140,10 @@ export function auditPage(query: AuditQuery): Promise<AuditPage> {
 }
 
 /**
- * Asks where to save, then writes the audit events matching `query` there. Resolves to `null`
- * when the user cancels the save dialog, else to the path and the number of events written.
+ * Asks where to save (the backend opens the save dialog), then writes the audit events matching
+ * `query` there. Resolves to `null` when the user cancels, else to the path and the number of
+ * events written.
  */
-export async function exportAudit(
-  query: AuditQuery,
-  format: ExportFormat,
-): Promise<{ path: string; count: number } | null> {
-  const today = new Date().toISOString().slice(0, 10);
-  let path: string | null;
-  try {
-    path = await save({
-      title: 'Export audit log',
-      defaultPath: `keyward-audit-${today}.${format}`,
-      filters: [{ name: format.toUpperCase(), extensions: [format] }],
-    });
-  } catch (error) {
-    throw toIpcError(error);
-  }
-  if (path === null) {
-    return null;
-  }
-  const count = await call<number>('export_audit', { query, path, format });
-  return { path, count };
+export function exportAudit(query: AuditQuery, format: ExportFormat): Promise<ExportResult | null> {
+  return call<ExportResult | null>('export_audit', { query, format });
 }

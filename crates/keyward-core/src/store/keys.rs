@@ -187,7 +187,7 @@ impl Store {
                 }
             }
         }
-        Err(Error::Unavailable(
+        Err(Error::TryAgain(
             "Could not find a free key id after three tries; try again.".into(),
         ))
     }

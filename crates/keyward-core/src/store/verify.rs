@@ -80,7 +80,7 @@ impl Store {
             // Active now but not when the use was recorded: the clock and the row disagree only
             // if the key changed in between, so report the safe answer.
             KeyStatus::Active => {
-                return Err(Error::Unavailable(
+                return Err(Error::TryAgain(
                     "The key changed while it was being checked; try again.".into(),
                 ))
             }

@@ -1,7 +1,7 @@
 import { mockIPC } from '@tauri-apps/api/mocks';
 import { render, waitFor } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../bindings/AuditEvent';
 import type { Owner } from '../../bindings/Owner';
 import type { Settings } from '../../bindings/Settings';
@@ -9,10 +9,6 @@ import AuditView from './AuditView.svelte';
 import { normalizeKeyId, summarizeDetails } from './format';
 import OwnersView from './OwnersView.svelte';
 import SettingsView from './SettingsView.svelte';
-
-vi.mock('@tauri-apps/plugin-dialog', () => ({
-  save: vi.fn(() => Promise.resolve('/tmp/audit.csv')),
-}));
 
 const SETTINGS: Settings = {
   default_expiry_days: 90,
@@ -131,7 +127,7 @@ describe('AuditView', () => {
   it('lists events with labels and exports with the current filters', async () => {
     const calls = backend((cmd) => {
       if (cmd === 'audit_page') return { events: EVENTS, total: 2, offset: 0 };
-      if (cmd === 'export_audit') return 2;
+      if (cmd === 'export_audit') return { path: '/tmp/audit.csv', count: 2 };
       return null;
     });
     render(AuditView);
@@ -160,7 +156,6 @@ describe('AuditView', () => {
     const exported = calls.find((c) => c.cmd === 'export_audit');
     expect(exported?.args).toMatchObject({
       format: 'csv',
-      path: '/tmp/audit.csv',
       query: { key_id: '3fJk9QzP0a', action: 'key_updated' },
     });
   });
