@@ -197,6 +197,17 @@ impl App {
         panic!("{css} never matched; last text {last:?}");
     }
 
+    /// Opens the create dialog, types `name` and submits, every other field left as it is.
+    pub async fn submit_new_key(&self, name: &str) {
+        self.click("#create-key-btn").await;
+        self.find("#key-name-input")
+            .await
+            .send_keys(name)
+            .await
+            .expect("type name");
+        self.click("#create-submit-btn").await;
+    }
+
     pub async fn screenshot(&self, name: &str) {
         // Let transitions settle so the picture shows the finished screen.
         tokio::time::sleep(Duration::from_millis(400)).await;

@@ -147,13 +147,7 @@ async fn an_unwritable_folder_is_explained_and_nothing_is_created_in_it() {
 /// Tries to create a key in the open app and waits for the banner to say why it could not, in
 /// words containing every one of `words`.
 async fn creating_a_key_fails_with(app: &App, words: &[&str], shot: &str) {
-    app.click("#create-key-btn").await;
-    app.find("#key-name-input")
-        .await
-        .send_keys("Not stored")
-        .await
-        .expect("type name");
-    app.click("#create-submit-btn").await;
+    app.submit_new_key("Not stored").await;
     app.text_until("#error-banner", |t| {
         words.iter().all(|w| t.to_lowercase().contains(w))
     })

@@ -153,13 +153,7 @@ async fn create_copy_verify_and_revoke_a_key() {
 #[tokio::test]
 async fn quitting_clears_a_copied_key_from_the_clipboard() {
     let app = App::launch(&[("KEYWARD_CLIPBOARD_CLEAR_SECS", "600")]).await;
-    app.click("#create-key-btn").await;
-    app.find("#key-name-input")
-        .await
-        .send_keys("Deploy bot")
-        .await
-        .expect("type name");
-    app.click("#create-submit-btn").await;
+    app.submit_new_key("Deploy bot").await;
     app.click("#copy-btn").await;
     app.text_until("#copy-btn", |t| t.contains("Copied")).await;
     let token = x_clipboard().expect("the key was copied");
