@@ -17,6 +17,7 @@ const COMMANDS: &[&str] = &[
     "update_settings",
     "audit_page",
     "export_audit",
+    "app_ready",
 ];
 
 fn main() {

@@ -7,5 +7,6 @@ mod crash;
 mod fault_setup;
 mod faults;
 mod ipc;
+mod scale;
 mod secrets;
 mod util;

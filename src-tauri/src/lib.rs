@@ -59,6 +59,7 @@ pub fn builder<R: tauri::Runtime>(base: tauri::Builder<R>, state: AppState) -> t
             commands::audit::audit_page,
             commands::audit::export_audit,
             commands::clipboard::clipboard_copied,
+            commands::probe::app_ready,
         ])
 }
 
@@ -120,6 +121,7 @@ async fn exit_on_termination_signal<R: tauri::Runtime>(app: tauri::AppHandle<R>)
 }
 
 pub fn run() {
+    commands::probe::mark_start();
     let state = tauri::async_runtime::block_on(open_state());
     // Only the real app claims the single-instance name and remembers its window: the IPC tests
     // build several apps in one process from `builder`. Without a D-Bus session bus the plugin

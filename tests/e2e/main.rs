@@ -12,3 +12,4 @@ mod faults;
 mod flows;
 mod instance;
 mod payloads;
+mod scale;

@@ -42,22 +42,56 @@ async fn html_and_script_in_names_render_literally() {
     }
     app.client.refresh().await.expect("reload");
 
-    for (payload, id) in PAYLOADS.iter().zip(&ids) {
-        let link = app
-            .find(&format!("tr[data-key-id=\"{id}\"] button.key-name-link"))
-            .await;
-        let shown = link
-            .prop("textContent")
+    app.find("tr[data-key-id]").await;
+    app.screenshot("18-html-payload-names").await;
+
+    // The list is virtual (only the rows near the screen are in the DOM), so read the names a
+    // screenful at a time, down to the last row.
+    let mut shown = std::collections::HashMap::new();
+    loop {
+        let screen = app
+            .client
+            .execute(
+                "const rows = [...document.querySelectorAll('tbody tr[data-key-id]')];
+                 return {
+                   names: rows.map((r) =>
+                     [r.dataset.keyId, r.querySelector('button.key-name-link').textContent]),
+                   last: Math.max(...rows.map((r) => Number(r.dataset.row))),
+                   total: Number(document.querySelector('table').getAttribute('aria-rowcount')) - 1,
+                 };",
+                vec![],
+            )
             .await
-            .expect("textContent")
-            .unwrap_or_default();
+            .expect("read the rendered rows");
+        for pair in screen["names"].as_array().expect("names") {
+            let id = pair[0].as_str().expect("id").to_owned();
+            shown.insert(id, pair[1].as_str().expect("name").to_owned());
+        }
+        let last = screen["last"].as_i64().expect("last row");
+        if last + 1 >= screen["total"].as_i64().expect("total") {
+            break;
+        }
+        app.client
+            .execute(
+                "const w = document.querySelector('.table-wrap');
+                 w.scrollTop += w.clientHeight - 60;",
+                vec![],
+            )
+            .await
+            .expect("scroll");
+        app.find(&format!("tr[data-key-id][data-row=\"{}\"]", last + 1))
+            .await;
+    }
+    for (payload, id) in PAYLOADS.iter().zip(&ids) {
+        let name = shown
+            .get(id)
+            .unwrap_or_else(|| panic!("{payload} was never listed"));
         assert_eq!(
-            shown.trim(),
+            name.trim(),
             *payload,
             "the name must be shown exactly as typed"
         );
     }
-    app.screenshot("18-html-payload-names").await;
 
     // Open one in the details panel too.
     app.click(&format!(

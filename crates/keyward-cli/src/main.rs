@@ -42,6 +42,9 @@ enum Command {
     /// List, create or rename owners (the people or services keys belong to)
     #[command(subcommand)]
     Owners(OwnersCommand),
+    /// Tools for developing and testing Keyward itself
+    #[command(subcommand)]
+    Dev(DevCommand),
     /// Check a key: prints VALID, MALFORMED, NOT_FOUND, REVOKED, EXPIRED or FORBIDDEN; exits 0 only
     /// when valid
     Verify {
@@ -50,6 +53,16 @@ enum Command {
         /// A scope the key must have (repeatable); a valid key without it is FORBIDDEN
         #[arg(long = "scope", value_name = "SCOPE")]
         scopes: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum DevCommand {
+    /// Add COUNT made-up keys (and owners for them) to try the app at scale. Seeded keys are
+    /// marked as such and never verify
+    Seed {
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+        count: u32,
     },
 }
 
@@ -423,6 +436,23 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                         owner.total_keys
                     );
                 }
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Dev(DevCommand::Seed { count }) => {
+            let started = std::time::Instant::now();
+            let report = store.seed_keys(count).await?;
+            let seconds = started.elapsed().as_secs_f64();
+            if cli.json {
+                let mut shown = serde_json::to_value(&report)?;
+                shown["seconds"] = serde_json::json!(seconds);
+                println!("{shown}");
+            } else {
+                println!(
+                    "Seeded {} keys ({} active, {} expired, {} revoked) for {} new owners in \
+                     {seconds:.2} s",
+                    report.keys, report.active, report.expired, report.revoked, report.owners
+                );
             }
             ExitCode::SUCCESS
         }

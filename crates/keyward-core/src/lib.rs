@@ -19,4 +19,7 @@ pub use error::{Error, Result};
 pub use models::*;
 pub use paths::{resolve_db_location, DbLocation};
 pub use secret::SecretToken;
-pub use store::{audit_csv, current_os_user, validate_settings, Store, StoreOptions};
+pub use store::{
+    audit_csv, current_os_user, validate_settings, ListQueryPlan, SeedReport, Store, StoreOptions,
+    SEED_CREATED_BY,
+};

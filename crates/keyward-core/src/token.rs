@@ -95,8 +95,13 @@ pub fn validate_prefix(prefix: &str) -> Result<(), Error> {
 
 /// Draws `len` base62 characters from the OS CSPRNG. `gen_range` rejects out-of-range samples,
 /// so every character is equally likely (no modulo bias).
-fn random_base62(len: usize) -> String {
-    let mut rng = OsRng;
+pub(crate) fn random_base62(len: usize) -> String {
+    random_base62_from(&mut OsRng, len)
+}
+
+/// `len` base62 characters from `rng`. Keys take [`OsRng`]; made-up seed data may take a faster
+/// generator, since nothing secret comes from it.
+pub(crate) fn random_base62_from(rng: &mut impl Rng, len: usize) -> String {
     (0..len)
         .map(|_| char::from(BASE62[rng.gen_range(0..BASE62.len())]))
         .collect()

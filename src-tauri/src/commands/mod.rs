@@ -5,4 +5,5 @@ pub mod audit;
 pub mod clipboard;
 pub mod keys;
 pub mod owners;
+pub mod probe;
 pub mod settings;

@@ -16,6 +16,8 @@ const LATER = new Date(Date.now() + 60 * 86_400_000).toISOString();
 function backend(initial: KeySummary[], owners: Owner[] = []) {
   const keys = [...initial];
   const queries: ListQuery[] = [];
+  // While set, list_keys answers only once it resolves: shows what the list does meanwhile.
+  const gate: { held: Promise<void> | null } = { held: null };
   const calls: [string, Record<string, unknown>][] = [];
   const history: AuditEvent[] = [];
   mockIPC((cmd, raw) => {
@@ -25,8 +27,12 @@ function backend(initial: KeySummary[], owners: Owner[] = []) {
       case 'list_keys': {
         const query = args.query as ListQuery;
         queries.push(query);
-        const matching = keys.filter((k) => query.owner === null || k.owner === query.owner);
-        return { keys: matching.slice(query.offset, query.offset + query.limit), total: matching.length, offset: 0 };
+        const answer = () => {
+          const matching = keys.filter((k) => query.owner === null || k.owner === query.owner);
+          const page = matching.slice(query.offset, query.offset + query.limit);
+          return { keys: structuredClone(page), total: matching.length, offset: query.offset };
+        };
+        return gate.held ? gate.held.then(answer) : answer();
       }
       case 'list_owners':
         return owners;
@@ -82,7 +88,7 @@ function backend(initial: KeySummary[], owners: Owner[] = []) {
     key_id: initial[0]?.id ?? null,
     details: '{"owner":"Alice"}',
   });
-  return { keys, queries, calls };
+  return { keys, queries, calls, gate };
 }
 
 function byId(id: string): HTMLElement {
@@ -91,6 +97,20 @@ function byId(id: string): HTMLElement {
   return element;
 }
 const rows = () => [...document.querySelectorAll<HTMLElement>('tbody tr[data-key-id]')];
+const placeholders = () => document.querySelectorAll('tbody tr.loading-row');
+const row = (index: number) => document.querySelector<HTMLElement>(`tr[data-key-id][data-row="${index}"]`);
+const ROW_HEIGHT = 52;
+
+/** The list's scroll container, given a height (a test DOM has no layout), scrolled to `row`. */
+function scrollTo(index: number, height = 520): HTMLElement {
+  const list = document.querySelector('.table-wrap') as HTMLElement;
+  Object.defineProperty(list, 'clientHeight', { configurable: true, value: height });
+  list.scrollTop = index * ROW_HEIGHT;
+  list.dispatchEvent(new Event('scroll'));
+  return list;
+}
+
+const manyKeys = (count: number) => Array.from({ length: count }, (_, i) => makeKey({ name: `Key #${i}` }));
 const owner = (name: string, active_keys: number): Owner => ({
   name,
   created_at: '2025-03-04T10:20:00Z',
@@ -241,5 +261,128 @@ describe('KeysView', () => {
     expect(document.getElementById('edit-key-btn')).toBeNull();
     await user.click(byId('close-details-btn'));
     expect(document.getElementById('key-details')).toBeNull();
+  });
+
+  describe('as a virtual list', () => {
+    it('renders only the rows around the viewport, fetched by page as it scrolls', async () => {
+      const { queries } = backend(manyKeys(1000));
+      render(KeysView, { props: { info: INFO } });
+      await waitFor(() => expect(byId('key-count')).toHaveTextContent('1,000 keys'));
+      scrollTo(0);
+      // 10 rows on screen and a screenful either side (none above the first row).
+      await waitFor(() => expect(rows()).toHaveLength(20));
+      expect(document.querySelector('table')).toHaveAttribute('aria-rowcount', '1001');
+
+      scrollTo(500);
+      await waitFor(() => expect(row(500)).toHaveTextContent('Key #500'));
+      expect(row(500)).toHaveAttribute('aria-rowindex', '502');
+      await waitFor(() => expect(rows()).toHaveLength(30));
+      expect(rows()[0]).toHaveAttribute('data-row', '490');
+      // Spacers stand in for the other 970 rows, so the scrollbar is right.
+      const spacers = [...document.querySelectorAll<HTMLElement>('tr.spacer td')];
+      expect(spacers.map((td) => td.style.height)).toEqual([`${490 * ROW_HEIGHT}px`, `${480 * ROW_HEIGHT}px`]);
+      expect(queries.every((q) => q.limit === 50 && q.offset % 50 === 0)).toBe(true);
+      expect(queries.map((q) => q.offset)).toContain(450);
+      expect(queries.map((q) => q.offset)).not.toContain(250); // nothing between was fetched
+    });
+
+    it('shows placeholder rows while a page loads, then fills them in', async () => {
+      const { gate } = backend(manyKeys(1000));
+      render(KeysView, { props: { info: INFO } });
+      await waitFor(() => expect(rows().length).toBeGreaterThan(0));
+      let release = () => {};
+      gate.held = new Promise((resolve) => (release = resolve));
+      scrollTo(990);
+      await waitFor(() => expect(placeholders()).toHaveLength(20));
+      expect(rows()).toHaveLength(0);
+      gate.held = null;
+      release();
+      await waitFor(() => expect(row(999)).toHaveTextContent('Key #999'));
+      expect(placeholders()).toHaveLength(0);
+    });
+
+    it('keeps a bounded number of pages, fetching evicted ones again', async () => {
+      const { queries } = backend(manyKeys(1000));
+      render(KeysView, { props: { info: INFO } });
+      await waitFor(() => expect(rows().length).toBeGreaterThan(0));
+      for (let page = 1; page <= 13; page += 1) {
+        scrollTo(page * 50 + 20);
+        await waitFor(() => expect(row(page * 50 + 20)).not.toBeNull());
+      }
+      const firstPageFetches = queries.filter((q) => q.offset === 0).length;
+      scrollTo(0);
+      await waitFor(() => expect(row(0)).toHaveTextContent('Key #0'));
+      expect(queries.filter((q) => q.offset === 0)).toHaveLength(firstPageFetches + 1);
+    });
+
+    it('keeps the selection while scrolling; the header box selects the keys on screen', async () => {
+      backend(manyKeys(1000));
+      render(KeysView, { props: { info: INFO } });
+      await waitFor(() => expect(rows().length).toBeGreaterThan(0));
+      scrollTo(0);
+      const user = userEvent.setup();
+      await user.click(row(1)?.querySelector('input.row-select') as HTMLElement);
+      scrollTo(700);
+      await waitFor(() => expect(row(700)).not.toBeNull());
+      expect(byId('select-all')).toHaveAccessibleName('Select the keys on screen');
+      expect(byId('select-all')).not.toBeChecked();
+      await user.click(byId('select-all'));
+      expect(byId('bulk-bar')).toHaveTextContent('11 selected');
+      expect(row(705)?.querySelector('input.row-select')).toBeChecked();
+      expect(row(712)?.querySelector('input.row-select')).not.toBeChecked(); // below the screen
+      scrollTo(0);
+      await waitFor(() => expect(row(1)?.querySelector('input.row-select')).toBeChecked());
+      expect(byId('select-all')).toHaveProperty('indeterminate', true);
+    });
+
+    it('stays where it was after revoking a key far down the list', async () => {
+      const { queries } = backend(manyKeys(1000));
+      render(KeysView, { props: { info: INFO } });
+      await waitFor(() => expect(rows().length).toBeGreaterThan(0));
+      const list = scrollTo(600);
+      await waitFor(() => expect(row(603)).toHaveTextContent('Key #603'));
+      const user = userEvent.setup();
+      await user.click(row(603)?.querySelector('[data-action="revoke"]') as HTMLElement);
+      const before = queries.length;
+      await user.click(byId('revoke-confirm-btn'));
+      await waitFor(() => expect(row(603)?.querySelector('.status-badge')).toHaveTextContent('Revoked'));
+      expect(list.scrollTop).toBe(600 * ROW_HEIGHT);
+      expect(queries.slice(before).map((q) => q.offset)).not.toContain(0);
+    });
+
+    it('starts at the top for a new filter, with the new total', async () => {
+      const keys = manyKeys(1000).map((k, i) => ({ ...k, owner: i % 4 === 0 ? 'Alice' : 'Bob' }));
+      const { queries } = backend(keys, [owner('Alice', 250), owner('Bob', 750)]);
+      render(KeysView, { props: { info: INFO } });
+      await waitFor(() => expect(byId('owner-filter').querySelectorAll('option')).toHaveLength(3));
+      const list = scrollTo(800);
+      await waitFor(() => expect(row(800)).not.toBeNull());
+      await userEvent.setup().selectOptions(byId('owner-filter'), 'Alice');
+      await waitFor(() => expect(byId('key-count')).toHaveTextContent('250 keys'));
+      expect(queries.at(-1)).toMatchObject({ owner: 'Alice', offset: 0 });
+      expect(list.scrollTop).toBe(0);
+      await waitFor(() => expect(row(1)).toHaveTextContent('Key #4'));
+      expect(document.querySelector('table')).toHaveAttribute('aria-rowcount', '251');
+    });
+
+    it('moves between rows with the arrow keys, Home and End', async () => {
+      backend(manyKeys(1000));
+      render(KeysView, { props: { info: INFO } });
+      await waitFor(() => expect(rows().length).toBeGreaterThan(0));
+      const list = scrollTo(0);
+      const user = userEvent.setup();
+      (row(0)?.querySelector('button.key-name-link') as HTMLElement).focus();
+      await user.keyboard('{ArrowDown}{ArrowDown}');
+      expect(document.activeElement).toBe(row(2)?.querySelector('button.key-name-link'));
+      (row(2)?.querySelector('input.row-select') as HTMLElement).focus();
+      await user.keyboard('{ArrowUp}');
+      expect(document.activeElement).toBe(row(1)?.querySelector('input.row-select'));
+      await user.keyboard('{End}');
+      await waitFor(() => expect(document.activeElement).toBe(row(999)?.querySelector('input.row-select')));
+      expect(list.scrollTop).toBe(1000 * ROW_HEIGHT - 520);
+      await user.keyboard('{Home}');
+      await waitFor(() => expect(document.activeElement).toBe(row(0)?.querySelector('input.row-select')));
+      expect(list.scrollTop).toBe(0);
+    });
   });
 });

@@ -1,0 +1,117 @@
+//! Remembers which tokens argon2 has already accepted, so a key checked again and again costs a
+//! database read instead of tens of milliseconds of hashing.
+//!
+//! Only positive results are kept, keyed by the SHA-256 of the whole token (never the token), and
+//! each remembers the SHA-256 of the PHC string it matched: a hit counts only while the row still
+//! holds that same hash, which [`crate::Store::verify`] reads from the database first. Whether the
+//! key is revoked, expired or deleted is never cached.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+
+use sha2::{Digest, Sha256};
+
+/// Enough for every key a busy service presents; 10,000 entries take about 1 MB.
+pub(crate) const DEFAULT_CAPACITY: usize = 10_000;
+
+pub(crate) type Fingerprint = [u8; 32];
+
+pub(crate) fn fingerprint(text: &str) -> Fingerprint {
+    Sha256::digest(text.as_bytes()).into()
+}
+
+/// A bounded map from token fingerprint to the fingerprint of the PHC string it matched. When
+/// full, the oldest entry goes first: simple, and a key still in use is simply hashed again once.
+pub(crate) struct VerifyCache {
+    capacity: usize,
+    inner: Mutex<Entries>,
+}
+
+#[derive(Default)]
+struct Entries {
+    matched: HashMap<Fingerprint, Fingerprint>,
+    /// The keys of `matched`, oldest first; always the same set.
+    order: VecDeque<Fingerprint>,
+}
+
+impl VerifyCache {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            inner: Mutex::new(Entries::default()),
+        }
+    }
+
+    fn entries(&self) -> std::sync::MutexGuard<'_, Entries> {
+        // The map holds no invariant a panic elsewhere could break halfway.
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// True when argon2 accepted `token` against exactly this PHC string before.
+    pub(crate) fn accepted(&self, token: &Fingerprint, phc: &Fingerprint) -> bool {
+        self.entries().matched.get(token) == Some(phc)
+    }
+
+    /// Records that argon2 accepted `token` against `phc`.
+    pub(crate) fn remember(&self, token: Fingerprint, phc: Fingerprint) {
+        if self.capacity == 0 {
+            return;
+        }
+        let mut entries = self.entries();
+        if entries.matched.insert(token, phc).is_none() {
+            entries.order.push_back(token);
+        }
+        while entries.matched.len() > self.capacity {
+            match entries.order.pop_front() {
+                Some(oldest) => {
+                    entries.matched.remove(&oldest);
+                }
+                None => break,
+            }
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        let entries = self.entries();
+        debug_assert_eq!(entries.matched.len(), entries.order.len());
+        entries.matched.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stays_within_capacity_and_forgets_the_oldest_first() {
+        let cache = VerifyCache::new(3);
+        for n in 0..10u8 {
+            cache.remember([n; 32], [0; 32]);
+        }
+        assert_eq!(cache.len(), 3);
+        assert!(!cache.accepted(&[6; 32], &[0; 32]));
+        assert!(cache.accepted(&[9; 32], &[0; 32]));
+    }
+
+    #[test]
+    fn a_hit_needs_the_same_stored_hash() {
+        let cache = VerifyCache::new(3);
+        cache.remember(fingerprint("token"), fingerprint("phc one"));
+        assert!(cache.accepted(&fingerprint("token"), &fingerprint("phc one")));
+        assert!(!cache.accepted(&fingerprint("token"), &fingerprint("phc two")));
+        // Remembering a token again replaces its hash without growing the cache.
+        cache.remember(fingerprint("token"), fingerprint("phc two"));
+        assert_eq!(cache.len(), 1);
+        assert!(cache.accepted(&fingerprint("token"), &fingerprint("phc two")));
+    }
+
+    #[test]
+    fn capacity_zero_caches_nothing() {
+        let cache = VerifyCache::new(0);
+        cache.remember([1; 32], [1; 32]);
+        assert_eq!(cache.len(), 0);
+    }
+}
