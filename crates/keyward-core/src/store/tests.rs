@@ -13,6 +13,11 @@ async fn store_at(dir: &tempfile::TempDir, clock: ManualClock) -> Store {
         .expect("open")
 }
 
+/// What `verify` answers for `token` with no scopes asked for.
+async fn verdict(store: &Store, token: &SecretToken) -> Verdict {
+    store.verify(token, &[]).await.expect("verify")
+}
+
 async fn fresh() -> (tempfile::TempDir, Store, ManualClock) {
     let dir = tempfile::tempdir().expect("temp dir");
     let clock = ManualClock::new(Utc::now());
@@ -213,11 +218,7 @@ async fn untracked_keys_never_record_last_used() {
         .await
         .expect("create");
     for key in [&quiet, &loud] {
-        assert!(store
-            .verify(&key.token, &[])
-            .await
-            .expect("verify")
-            .is_valid());
+        assert!(verdict(&store, &key.token).await.is_valid());
     }
     assert_eq!(
         store
@@ -258,11 +259,7 @@ async fn editing_changes_only_what_was_asked_and_revoked_keys_are_read_only() {
         edited.masked, created.key.masked,
         "the secret and prefix never change"
     );
-    assert!(store
-        .verify(&created.token, &[])
-        .await
-        .expect("verify")
-        .is_valid());
+    assert!(verdict(&store, &created.token).await.is_valid());
 
     let events = store.audit_events(Some(&id)).await.expect("audit");
     let updated = events
@@ -408,11 +405,7 @@ async fn settings_are_validated_stored_and_audited() {
         .await
         .expect("create");
     assert!(created.token.expose().starts_with("acme_"));
-    assert!(store
-        .verify(&created.token, &[])
-        .await
-        .expect("verify")
-        .is_valid());
+    assert!(verdict(&store, &created.token).await.is_valid());
 
     for bad in [
         Settings {
@@ -661,7 +654,7 @@ async fn no_verification_succeeds_after_the_revoke_commits() {
             let deadline = std::time::Instant::now() + std::time::Duration::from_millis(1500);
             while std::time::Instant::now() < deadline {
                 let started = std::time::Instant::now();
-                let verdict = store.verify(&token, &[]).await.expect("verify");
+                let verdict = verdict(&store, &token).await;
                 checks += 1;
                 let after_revoke = revoked_at.get().is_some_and(|at| started > *at);
                 if after_revoke && verdict.is_valid() {
@@ -690,10 +683,7 @@ async fn no_verification_succeeds_after_the_revoke_commits() {
         total_checks > 12,
         "the race needs many checks, ran {total_checks}"
     );
-    assert_eq!(
-        store.verify(&token, &[]).await.expect("verify"),
-        Verdict::Revoked
-    );
+    assert_eq!(verdict(&store, &token).await, Verdict::Revoked);
 }
 
 #[tokio::test]
@@ -703,47 +693,29 @@ async fn a_cached_verification_still_reads_revocation_and_deletion_from_the_data
         .create_key(NewKey::named("cached"))
         .await
         .expect("create");
-    assert!(store
-        .verify(&created.token, &[])
-        .await
-        .expect("verify")
-        .is_valid());
+    assert!(verdict(&store, &created.token).await.is_valid());
     assert_eq!(store.verified.len(), 1);
     // A clone shares the cache, and a second check is a hit: nothing new is remembered.
     let clone = store.clone();
-    assert!(clone
-        .verify(&created.token, &[])
-        .await
-        .expect("verify")
-        .is_valid());
+    assert!(verdict(&clone, &created.token).await.is_valid());
     assert_eq!(store.verified.len(), 1);
 
     store
         .revoke_keys(std::slice::from_ref(&created.key.id))
         .await
         .expect("revoke");
-    assert_eq!(
-        store.verify(&created.token, &[]).await.expect("verify"),
-        Verdict::Revoked
-    );
+    assert_eq!(verdict(&store, &created.token).await, Verdict::Revoked);
 
     let other = store
         .create_key(NewKey::named("deleted"))
         .await
         .expect("create");
-    assert!(store
-        .verify(&other.token, &[])
-        .await
-        .expect("verify")
-        .is_valid());
+    assert!(verdict(&store, &other.token).await.is_valid());
     store
         .delete_keys(std::slice::from_ref(&other.key.id))
         .await
         .expect("delete");
-    assert_eq!(
-        store.verify(&other.token, &[]).await.expect("verify"),
-        Verdict::NotFound
-    );
+    assert_eq!(verdict(&store, &other.token).await, Verdict::NotFound);
 }
 
 #[tokio::test]
@@ -754,16 +726,9 @@ async fn a_cached_verification_expires_when_the_clock_crosses_the_expiry() {
         .await
         .expect("create");
     clock.advance(chrono::Duration::days(7) - chrono::Duration::seconds(1));
-    assert!(store
-        .verify(&created.token, &[])
-        .await
-        .expect("verify")
-        .is_valid());
+    assert!(verdict(&store, &created.token).await.is_valid());
     clock.advance(chrono::Duration::seconds(2));
-    assert_eq!(
-        store.verify(&created.token, &[]).await.expect("verify"),
-        Verdict::Expired
-    );
+    assert_eq!(verdict(&store, &created.token).await, Verdict::Expired);
 }
 
 #[tokio::test]
@@ -777,10 +742,7 @@ async fn wrong_secrets_are_never_cached_and_the_cache_stays_bounded() {
             .await
             .expect("create");
         let forged = crate::token::generate_token("kw", &created.key.id).expect("forge");
-        assert_eq!(
-            store.verify(&forged.token, &[]).await.expect("verify"),
-            Verdict::NotFound
-        );
+        assert_eq!(verdict(&store, &forged.token).await, Verdict::NotFound);
         tokens.push(created.token);
     }
     assert_eq!(store.verified.len(), 0, "a failed check is not remembered");
