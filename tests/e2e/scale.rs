@@ -1,12 +1,11 @@
 //! The key list at 100,000 keys: a virtual list (only the rows near the viewport are in the DOM),
 //! filled page by page from SQL as it scrolls, with search answered by the database.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::driver::{binary, screenshot_dir, App};
+use crate::driver::{cli_at, screenshot_dir, App};
 
 const KEYS: u32 = 100_000;
 /// The list's row height (ROW_HEIGHT in KeysView.svelte).
@@ -15,13 +14,9 @@ const ROW_HEIGHT: u32 = 52;
 /// Far fewer than this, however many keys there are.
 const MAX_ROWS_IN_DOM: u64 = 200;
 
+/// `keyward-cli --db <db> <args>`, which must succeed.
 fn cli(db: &std::path::Path, args: &[&str]) -> std::process::Output {
-    let out = Command::new(binary("keyward-cli"))
-        .arg("--db")
-        .arg(db)
-        .args(args)
-        .output()
-        .expect("keyward-cli runs");
+    let out = cli_at(db, args);
     assert!(out.status.success(), "keyward-cli {args:?}: {out:?}");
     out
 }
@@ -62,6 +57,23 @@ const ROWS_FN: &str = "const rows = () => {
   };";
 
 /// Runs `expression` with `rows()` defined.
+/// Asserts that every key row in the DOM has a name containing `needle` (ignoring case).
+async fn every_rendered_name_contains(app: &App, needle: &str) {
+    let names = js(
+        app,
+        "return [...document.querySelectorAll('tbody tr[data-key-id] .key-name-link')]
+           .map((b) => b.textContent.trim());",
+    )
+    .await;
+    for name in names.as_array().expect("names") {
+        let name = name.as_str().expect("a name").to_lowercase();
+        assert!(
+            name.contains(&needle.to_lowercase()),
+            "{name:?} does not match {needle:?}"
+        );
+    }
+}
+
 async fn with_rows(app: &App, expression: &str) -> Value {
     js(app, &format!("{ROWS_FN} return {expression};")).await
 }
@@ -299,19 +311,7 @@ async fn a_hundred_thousand_keys_scroll_and_search() {
         ),
     )
     .await;
-    let names = js(
-        &app,
-        "return [...document.querySelectorAll('tbody tr[data-key-id] .key-name-link')]
-           .map((b) => b.textContent.trim());",
-    )
-    .await;
-    for name in names.as_array().expect("names") {
-        let name = name.as_str().expect("a name").to_lowercase();
-        assert!(
-            name.contains(&needle.to_lowercase()),
-            "{name:?} does not match {needle:?}"
-        );
-    }
+    every_rendered_name_contains(&app, &needle).await;
     let scrolled = js(
         &app,
         "return document.querySelector('.table-wrap').scrollTop;",
@@ -353,19 +353,7 @@ async fn a_hundred_thousand_keys_scroll_and_search() {
         ),
     )
     .await;
-    let names = js(
-        &app,
-        "return [...document.querySelectorAll('tbody tr[data-key-id] .key-name-link')]
-           .map((b) => b.textContent.trim());",
-    )
-    .await;
-    for name in names.as_array().expect("names") {
-        let name = name.as_str().expect("a name").to_lowercase();
-        assert!(
-            name.contains(&word.to_lowercase()),
-            "{name:?} does not match {word:?}"
-        );
-    }
+    every_rendered_name_contains(&app, &word).await;
     app.screenshot("34-scale-search-bottom").await;
     app.close().await;
 }
