@@ -25,7 +25,7 @@ fn page_size(query: &ListQuery) -> u32 {
 #[derive(FromRow)]
 pub(crate) struct KeyRow {
     pub id: String,
-    prefix: String,
+    pub prefix: String,
     pub name: String,
     pub owner: String,
     role: String,
@@ -49,6 +49,12 @@ macro_rules! key_columns {
 pub(crate) const KEY_SELECT: &str = concat!(
     key_columns!(),
     " FROM api_keys k JOIN owners o ON o.id = k.owner_id"
+);
+
+/// [`KEY_SELECT`] plus the stored argon2 hash, for `verify`.
+pub(crate) const KEY_AND_HASH_SELECT: &str = concat!(
+    key_columns!(),
+    ", k.secret_hash FROM api_keys k JOIN owners o ON o.id = k.owner_id"
 );
 
 /// For the owner sort: owners in name order (their unique index), then each one's keys. SQLite

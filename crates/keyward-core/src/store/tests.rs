@@ -237,6 +237,50 @@ async fn untracked_keys_never_record_last_used() {
 }
 
 #[tokio::test]
+async fn last_use_is_written_at_most_once_a_minute_and_never_hides_a_revocation() {
+    let (_dir, store, clock) = fresh().await;
+    let created = store
+        .create_key(NewKey::named("busy"))
+        .await
+        .expect("create");
+    let last_used = || async {
+        store
+            .get_key(&created.key.id)
+            .await
+            .expect("get")
+            .last_used_at
+            .expect("a use was recorded")
+    };
+    let first = clock.now();
+    assert!(verdict(&store, &created.token).await.is_valid());
+    assert_eq!(
+        last_used().await.timestamp_millis(),
+        first.timestamp_millis()
+    );
+
+    clock.advance(verify::LAST_USED_PRECISION - chrono::Duration::seconds(1));
+    assert!(verdict(&store, &created.token).await.is_valid());
+    assert_eq!(
+        last_used().await.timestamp_millis(),
+        first.timestamp_millis()
+    );
+
+    clock.advance(chrono::Duration::seconds(1));
+    assert!(verdict(&store, &created.token).await.is_valid());
+    assert_eq!(
+        last_used().await.timestamp_millis(),
+        clock.now().timestamp_millis()
+    );
+
+    // The next check writes nothing, yet still reads the revocation.
+    store
+        .revoke_keys(std::slice::from_ref(&created.key.id))
+        .await
+        .expect("revoke");
+    assert_eq!(verdict(&store, &created.token).await, Verdict::Revoked);
+}
+
+#[tokio::test]
 async fn editing_changes_only_what_was_asked_and_revoked_keys_are_read_only() {
     let (_dir, store, _) = fresh().await;
     store.create_owner("Carol").await.expect("owner");

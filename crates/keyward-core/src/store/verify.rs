@@ -1,4 +1,8 @@
-use super::keys::{parse_scopes, KeyRow, KEY_SELECT};
+use chrono::{DateTime, Duration, Utc};
+use sqlx::pool::PoolConnection;
+use sqlx::{FromRow, Sqlite};
+
+use super::keys::{KeyRow, KEY_AND_HASH_SELECT, KEY_SELECT};
 use super::verify_cache::fingerprint;
 use super::{to_millis, Store};
 use crate::error::{Error, Result};
@@ -7,14 +11,25 @@ use crate::models::{KeyStatus, KeySummary, Verdict, VerifiedKey};
 use crate::secret::SecretToken;
 use crate::token::parse_token;
 
+/// A key's last use is written at most this often. Writing it on every check made each
+/// verification a committed, fsynced write that took the database's write lock: most of the
+/// time of a cached check, and a queue behind any busy key. "Last used" is shown to the minute.
+pub(crate) const LAST_USED_PRECISION: Duration = Duration::seconds(60);
+
 /// Records a use and re-reads the key in one statement: it changes (and returns) the row only if
 /// the key is active at `?1`. Returns the columns of [`KEY_SELECT`].
-const RECORD_USE: &str = "UPDATE api_keys SET last_used_at = CASE WHEN track_usage THEN ?1 \
-     ELSE last_used_at END WHERE id = ?2 AND revoked_at IS NULL \
-     AND (expires_at IS NULL OR expires_at > ?1) \
+const RECORD_USE: &str = "UPDATE api_keys SET last_used_at = ?1 WHERE id = ?2 \
+     AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?1) \
      RETURNING id, prefix, name, (SELECT o.name FROM owners o WHERE o.id = owner_id) AS owner, \
      role, scopes, track_usage, secret_last4, created_at, created_by, expires_at, revoked_at, \
      last_used_at";
+
+#[derive(FromRow)]
+struct StoredKey {
+    #[sqlx(flatten)]
+    row: KeyRow,
+    secret_hash: String,
+}
 
 fn valid(key: KeySummary) -> Verdict {
     Verdict::Valid {
@@ -29,11 +44,19 @@ fn valid(key: KeySummary) -> Verdict {
     }
 }
 
+/// Whether a valid check of `key` at `now` should write its last use.
+fn use_is_due(key: &KeySummary, now: DateTime<Utc>) -> bool {
+    key.track_usage
+        && key
+            .last_used_at
+            .is_none_or(|last| now - last >= LAST_USED_PRECISION || last > now)
+}
+
 impl Store {
     /// Checks a presented key. Order: MALFORMED → NOT_FOUND → REVOKED → EXPIRED → FORBIDDEN; the
-    /// first failure wins. A valid key that tracks usage gets its last-used time set, except on a
-    /// read-only store ([`Store::is_read_only`]): the verdict is the same, but the use is not
-    /// recorded.
+    /// first failure wins. A valid key that tracks usage gets its last-used time set when the one
+    /// stored is older than [`LAST_USED_PRECISION`], except on a read-only store
+    /// ([`Store::is_read_only`]): the verdict is the same, but the use is not recorded.
     ///
     /// A token argon2 accepted before is not hashed again while its row holds the same hash (see
     /// `verify_cache`); everything else (the row itself, revocation, expiry, scopes) is read from
@@ -45,16 +68,20 @@ impl Store {
         // One connection for the whole check: taking one from the pool costs as much as a read.
         let mut db = self.pool.acquire().await?;
         // Seeded rows are made-up data whose secret nobody knows; they never verify.
-        let stored: Option<(String, String, String)> = sqlx::query_as(
-            "SELECT prefix, secret_hash, scopes FROM api_keys WHERE id = ? AND seeded = 0",
-        )
+        let stored: Option<StoredKey> = sqlx::query_as(&format!(
+            "{KEY_AND_HASH_SELECT} WHERE k.id = ? AND k.seeded = 0"
+        ))
         .bind(parsed.id)
         .fetch_optional(&mut *db)
         .await?;
-        let Some((prefix, phc, scopes)) = stored else {
+        let Some(StoredKey {
+            row: mut current,
+            secret_hash: phc,
+        }) = stored
+        else {
             return Ok(Verdict::NotFound);
         };
-        if prefix != parsed.prefix {
+        if current.prefix != parsed.prefix {
             return Ok(Verdict::NotFound);
         }
         let token_print = fingerprint(token.expose());
@@ -68,48 +95,61 @@ impl Store {
             }
             self.verified.remember(token_print, phc_print);
             db = self.pool.acquire().await?;
+            // The row read before argon2 is stale by tens of milliseconds: a revocation that
+            // committed meanwhile must win.
+            match self.reread(&mut db, parsed.id).await? {
+                Some(row) => current = row,
+                None => return Ok(Verdict::NotFound),
+            }
         }
-        let granted = parse_scopes(&scopes);
+
+        let now = self.clock.now();
+        let key = current.into_summary(now);
         let missing: Vec<String> = required_scopes
             .iter()
-            .filter(|s| !granted.contains(s))
+            .filter(|s| !key.scopes.contains(s))
             .cloned()
             .collect();
-
-        // Status is read after the slow hash check, and for a valid key in the same statement
-        // that records the use, so a revocation that commits while argon2 runs still wins.
-        let now = self.clock.now();
-        if missing.is_empty() && !self.read_only {
-            // fetch_all runs the statement to its end, which commits it at once.
-            let used: Vec<KeyRow> = sqlx::query_as(RECORD_USE)
-                .bind(to_millis(now))
-                .bind(parsed.id)
-                .fetch_all(&mut *db)
-                .await?;
-            if let Some(row) = used.into_iter().next() {
-                return Ok(valid(row.into_summary(now)));
-            }
+        match key.status {
+            KeyStatus::Revoked => return Ok(Verdict::Revoked),
+            KeyStatus::Expired => return Ok(Verdict::Expired),
+            KeyStatus::Active if !missing.is_empty() => return Ok(Verdict::Forbidden { missing }),
+            KeyStatus::Active if self.read_only || !use_is_due(&key, now) => return Ok(valid(key)),
+            KeyStatus::Active => {}
         }
-        // Not valid (or nothing can be recorded): the row as it is now says why.
-        let row: Option<KeyRow> = sqlx::query_as(&format!("{KEY_SELECT} WHERE k.id = ?"))
+
+        // The status is checked again in the statement that records the use, so a revocation
+        // that commits after the read above still wins.
+        // fetch_all runs the statement to its end, which commits it at once.
+        let used: Vec<KeyRow> = sqlx::query_as(RECORD_USE)
+            .bind(to_millis(now))
             .bind(parsed.id)
-            .fetch_optional(&mut *db)
+            .fetch_all(&mut *db)
             .await?;
-        let Some(key) = row.map(|r| r.into_summary(now)) else {
-            return Ok(Verdict::NotFound);
-        };
-        Ok(match key.status {
-            KeyStatus::Revoked => Verdict::Revoked,
-            KeyStatus::Expired => Verdict::Expired,
-            KeyStatus::Active if !missing.is_empty() => Verdict::Forbidden { missing },
-            KeyStatus::Active if self.read_only => valid(key),
-            // Active now but not when the use was recorded: the clock and the row disagree only
-            // if the key changed in between, so report the safe answer.
-            KeyStatus::Active => {
-                return Err(Error::Unavailable(
-                    "The key changed while it was being checked; try again.".into(),
-                ))
-            }
+        if let Some(row) = used.into_iter().next() {
+            return Ok(valid(row.into_summary(now)));
+        }
+        // Not active any more: the row as it is now says why.
+        Ok(match self.reread(&mut db, parsed.id).await? {
+            None => Verdict::NotFound,
+            Some(row) => match row.into_summary(now).status {
+                KeyStatus::Revoked => Verdict::Revoked,
+                KeyStatus::Expired => Verdict::Expired,
+                // Active now but not when the use was recorded: the clock and the row disagree
+                // only if the key changed in between, so report the safe answer.
+                KeyStatus::Active => {
+                    return Err(Error::TryAgain(
+                        "The key changed while it was being checked; try again.".into(),
+                    ))
+                }
+            },
         })
+    }
+
+    async fn reread(&self, db: &mut PoolConnection<Sqlite>, id: &str) -> Result<Option<KeyRow>> {
+        Ok(sqlx::query_as(&format!("{KEY_SELECT} WHERE k.id = ?"))
+            .bind(id)
+            .fetch_optional(&mut **db)
+            .await?)
     }
 }
