@@ -328,3 +328,39 @@ fn two_processes_creating_at_once_never_exceed_the_limit() {
     let keys: serde_json::Value = serde_json::from_str(&stdout(&keys)).expect("json");
     assert_eq!(keys.as_array().map(Vec::len), Some(5));
 }
+
+/// `keyward-cli keys list | head -1` on a large database: the reader goes away long before the
+/// list ends, and the CLI must stop as quietly as `ls | head` does.
+#[test]
+fn a_reader_closing_the_pipe_early_ends_the_cli_quietly() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+
+    let (_dir, db) = temp_db();
+    // Far more text than a pipe holds (64 KiB on Linux), so the CLI is still writing when the
+    // reader leaves.
+    let seed = cli(&db, &["dev", "seed", "--count", "2000"]);
+    assert!(seed.status.success(), "{seed:?}");
+
+    for args in [&["keys", "list"][..], &["--json", "keys", "list"][..]] {
+        let mut child = Command::new(crate::util::workspace_binary("keyward-cli"))
+            .arg("--db")
+            .arg(&db)
+            .args(args)
+            .env_remove("KEYWARD_DB")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let mut stdout = child.stdout.take().expect("stdout");
+        let mut first = [0_u8; 64];
+        stdout.read_exact(&mut first).expect("the list starts");
+        drop(stdout);
+
+        let out = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(stderr.trim().is_empty(), "{args:?}: not quiet: {stderr}");
+        assert_eq!(out.status.code(), Some(141), "{args:?}: {out:?}");
+    }
+}

@@ -1,7 +1,12 @@
 //! `keyward-cli`: Keyward without a window, on the same core and the same database as the app.
 //!
 //! Exit codes: 0 success (for `verify`: the key is valid); 1 a refusal (`verify`: not valid; an
-//! unknown key id); 2 a usage or storage error.
+//! unknown key id); 2 a usage or storage error; 141 standard output was closed before everything
+//! was written (`keyward-cli keys list | head`).
+
+// Every line of output goes through the one locked `out` handed to `run`, so a reader closing the
+// pipe surfaces as an `io::Error` that `main` turns into a quiet exit. `println!` would panic.
+#![deny(clippy::print_stdout)]
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -229,6 +234,8 @@ enum Failure {
     Refused(String),
     /// Exit 2: bad usage, or the database could not be used.
     Broken(String),
+    /// Whoever read standard output stopped reading: not an error to report.
+    OutputClosed,
 }
 
 impl From<Error> for Failure {
@@ -250,6 +257,11 @@ impl From<Error> for Failure {
 
 impl From<std::io::Error> for Failure {
     fn from(error: std::io::Error) -> Self {
+        // Rust ignores SIGPIPE, so a closed pipe arrives here as an error instead of ending the
+        // process; reading standard input never fails this way, so this is always standard output.
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            return Self::OutputClosed;
+        }
         Self::Broken(error.to_string())
     }
 }
@@ -260,13 +272,15 @@ impl From<serde_json::Error> for Failure {
     }
 }
 
-fn print_keys(keys: &[KeySummary]) {
-    println!(
+fn print_keys(out: &mut impl Write, keys: &[KeySummary]) -> std::io::Result<()> {
+    writeln!(
+        out,
         "{:<14} {:<30} {:<16} {:<8} {:<8} {:<16} {:<16} {:<16}",
         "ID", "NAME", "OWNER", "ROLE", "STATUS", "CREATED", "EXPIRES", "LAST USED"
-    );
+    )?;
     for key in keys {
-        println!(
+        writeln!(
+            out,
             "{:<14} {:<30} {:<16} {:<8} {:<8} {:<16} {:<16} {:<16}",
             format!("{}_{}", key.prefix, key.id),
             key.name,
@@ -276,8 +290,9 @@ fn print_keys(keys: &[KeySummary]) {
             local(Some(key.created_at), ""),
             local(key.expires_at, "never"),
             local(key.last_used_at, "never"),
-        );
+        )?;
     }
+    Ok(())
 }
 
 async fn list_all(
@@ -315,7 +330,7 @@ fn read_token(arg: String) -> Result<SecretToken, Failure> {
     Ok(token)
 }
 
-async fn run(cli: Cli) -> Result<ExitCode, Failure> {
+async fn run(cli: Cli, out: &mut impl Write) -> Result<ExitCode, Failure> {
     let location = resolve_db_location(cli.db);
     location.prepare().map_err(|e| {
         Failure::Broken(format!("Could not create {}: {e}", location.path.display()))
@@ -342,9 +357,9 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             };
             let created = store.create_key(new).await?;
             if cli.json {
-                println!("{}", serde_json::to_string_pretty(&created)?);
+                writeln!(out, "{}", serde_json::to_string_pretty(&created)?)?;
             } else {
-                println!("{}", created.token.expose());
+                writeln!(out, "{}", created.token.expose())?;
                 eprintln!(
                     "Created \"{}\" ({}_{}), expires {}. Copy the key above now: it is shown only once.",
                     created.key.name,
@@ -373,9 +388,9 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             };
             let keys = list_all(&store, query, limit).await?;
             if cli.json {
-                println!("{}", serde_json::to_string_pretty(&keys)?);
+                writeln!(out, "{}", serde_json::to_string_pretty(&keys)?)?;
             } else {
-                print_keys(&keys);
+                print_keys(out, &keys)?;
             }
             ExitCode::SUCCESS
         }
@@ -383,13 +398,13 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             let ids: Vec<String> = ids.iter().map(|id| normalize_id(id)).collect();
             let outcome = store.revoke_keys(&ids).await?;
             if cli.json {
-                println!("{}", serde_json::to_string_pretty(&outcome)?);
+                writeln!(out, "{}", serde_json::to_string_pretty(&outcome)?)?;
             } else {
                 for id in &outcome.revoked {
-                    println!("Revoked {id}");
+                    writeln!(out, "Revoked {id}")?;
                 }
                 for id in &outcome.already_revoked {
-                    println!("{id} was already revoked");
+                    writeln!(out, "{id} was already revoked")?;
                 }
             }
             ExitCode::SUCCESS
@@ -398,22 +413,23 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             let ids: Vec<String> = ids.iter().map(|id| normalize_id(id)).collect();
             let deleted = store.delete_keys(&ids).await?;
             if cli.json {
-                println!("{}", serde_json::json!({ "deleted": deleted }));
+                writeln!(out, "{}", serde_json::json!({ "deleted": deleted }))?;
             } else {
-                println!("Deleted {deleted} key(s)");
+                writeln!(out, "Deleted {deleted} key(s)")?;
             }
             ExitCode::SUCCESS
         }
         Command::Backup { path } => {
             store.backup(&path).await?;
             if cli.json {
-                println!("{}", serde_json::json!({ "backup": path }));
+                writeln!(out, "{}", serde_json::json!({ "backup": path }))?;
             } else {
-                println!(
+                writeln!(
+                    out,
                     "Backed up {} to {}",
                     location.path.display(),
                     path.display()
-                );
+                )?;
             }
             ExitCode::SUCCESS
         }
@@ -424,17 +440,18 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 OwnersCommand::Rename { from, to } => vec![store.rename_owner(&from, &to).await?],
             };
             if cli.json {
-                println!("{}", serde_json::to_string_pretty(&owners)?);
+                writeln!(out, "{}", serde_json::to_string_pretty(&owners)?)?;
             } else {
                 let limit = store.settings().await?.owner_key_limit;
-                println!("{:<30} {:>8} {:>6}", "OWNER", "ACTIVE", "TOTAL");
+                writeln!(out, "{:<30} {:>8} {:>6}", "OWNER", "ACTIVE", "TOTAL")?;
                 for owner in owners {
-                    println!(
+                    writeln!(
+                        out,
                         "{:<30} {:>8} {:>6}",
                         owner.name,
                         format!("{} / {limit}", owner.active_keys),
                         owner.total_keys
-                    );
+                    )?;
                 }
             }
             ExitCode::SUCCESS
@@ -446,13 +463,14 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             if cli.json {
                 let mut shown = serde_json::to_value(&report)?;
                 shown["seconds"] = serde_json::json!(seconds);
-                println!("{shown}");
+                writeln!(out, "{shown}")?;
             } else {
-                println!(
+                writeln!(
+                    out,
                     "Seeded {} keys ({} active, {} expired, {} revoked) for {} new owners in \
                      {seconds:.2} s",
                     report.keys, report.active, report.expired, report.revoked, report.owners
-                );
+                )?;
             }
             ExitCode::SUCCESS
         }
@@ -460,10 +478,11 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             let token = read_token(token)?;
             let verdict = store.verify(&token, &scopes).await?;
             if cli.json {
-                println!("{}", serde_json::to_string(&verdict)?);
+                writeln!(out, "{}", serde_json::to_string(&verdict)?)?;
             } else {
                 match &verdict {
-                    Verdict::Valid { key } => println!(
+                    Verdict::Valid { key } => writeln!(
+                        out,
                         "VALID {} \"{}\" owner {}, role {}, scopes [{}], expires {}",
                         key.id,
                         key.name,
@@ -471,11 +490,11 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                         key.role.as_str(),
                         key.scopes.join(", "),
                         local(key.expires_at, "never")
-                    ),
+                    )?,
                     Verdict::Forbidden { missing } => {
-                        println!("FORBIDDEN (missing scope: {})", missing.join(", "))
+                        writeln!(out, "FORBIDDEN (missing scope: {})", missing.join(", "))?
                     }
-                    other => println!("{}", other.label()),
+                    other => writeln!(out, "{}", other.label())?,
                 }
             }
             if verdict.is_valid() {
@@ -485,7 +504,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             }
         }
     };
-    std::io::stdout().flush()?;
+    out.flush()?;
     store.close().await;
     Ok(code)
 }
@@ -512,8 +531,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run(cli, &mut std::io::stdout().lock())) {
         Ok(code) => code,
+        // 128 + SIGPIPE, what a shell reports for `ls` in `ls | head`, rather than 0: output was
+        // lost (a new key's only copy, a `verify` verdict), so `set -o pipefail` scripts must not
+        // read success, and 1 and 2 already mean a refusal and an error.
+        Err(Failure::OutputClosed) => ExitCode::from(141),
         Err(Failure::Refused(message)) => {
             eprintln!("keyward-cli: {message}");
             ExitCode::from(1)
