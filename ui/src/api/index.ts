@@ -59,11 +59,21 @@ export function toIpcError(error: unknown): IpcError {
   return { kind: 'internal', message: FALLBACK_MESSAGE };
 }
 
+/** When each command was first called and answered (ms since the page began), for the start-up probe. */
+type FirstCall = { sent: number; answered: number | null };
+const firstCalls = new Map<string, FirstCall>();
+
 async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+  const first: FirstCall | null = firstCalls.has(command)
+    ? null
+    : { sent: performance.now(), answered: null };
+  if (first) firstCalls.set(command, first);
   try {
     return await invoke<T>(command, args);
   } catch (error) {
     throw toIpcError(error);
+  } finally {
+    if (first) first.answered = performance.now();
   }
 }
 
@@ -158,15 +168,21 @@ let readyReported = false;
 function reportReadyOnce<T>(page: T): T {
   if (!readyReported) {
     readyReported = true;
-    requestAnimationFrame(() =>
+    requestAnimationFrame(() => {
+      // The frame that renders the first page starts here; the next one starts once it is painted.
+      const rendering = performance.now();
       requestAnimationFrame(() => {
         // When the document and its script had loaded: the rest of pageMs is data and rendering.
         const [navigation] = (performance.getEntriesByType?.('navigation') ??
           []) as PerformanceNavigationTiming[];
         const domMs = navigation?.domContentLoadedEventEnd ?? 0;
-        call<null>('app_ready', { pageMs: performance.now(), domMs }).catch(() => undefined);
-      }),
-    );
+        const calls = [...firstCalls].map(
+          ([command, t]) => `${command}=${t.sent.toFixed(0)}-${t.answered?.toFixed(0) ?? 'pending'}`,
+        );
+        const steps = [...calls, `frame=${rendering.toFixed(0)}`].join(',');
+        call<null>('app_ready', { pageMs: performance.now(), domMs, steps }).catch(() => undefined);
+      });
+    });
   }
   return page;
 }
