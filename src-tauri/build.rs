@@ -18,6 +18,7 @@ const COMMANDS: &[&str] = &[
     "audit_page",
     "export_audit",
     "app_ready",
+    "quit_app",
 ];
 
 fn main() {

@@ -44,6 +44,7 @@ pub fn builder<R: tauri::Runtime>(base: tauri::Builder<R>, state: AppState) -> t
         .manage(state)
         .invoke_handler(tauri::generate_handler![
             commands::app::app_info,
+            commands::app::quit_app,
             commands::keys::list_keys,
             commands::keys::get_key,
             commands::keys::create_key,

@@ -239,6 +239,20 @@ impl App {
             .expect("the app process")
     }
 
+    /// Presses Ctrl+`key` wherever focus is, as a person would. (WebKitWebDriver refuses
+    /// modifier keys sent to an element, so this goes through the actions API.) An error can
+    /// mean the shortcut closed the window before WebDriver finished.
+    pub async fn press_ctrl(&self, key: char) -> Result<(), fantoccini::error::CmdError> {
+        use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+        let ctrl = char::from(fantoccini::key::Key::Control);
+        let keys = KeyActions::new("keyboard".into())
+            .then(KeyAction::Down { value: ctrl })
+            .then(KeyAction::Down { value: key })
+            .then(KeyAction::Up { value: key })
+            .then(KeyAction::Up { value: ctrl });
+        self.client.perform_actions(keys).await
+    }
+
     pub async fn close(self) {
         let _ = self.client.close().await;
     }

@@ -147,19 +147,14 @@ async fn create_copy_verify_and_revoke_a_key() {
     app.close().await;
 }
 
-/// Quitting clears a copied key from the clipboard, even where a clipboard manager has taken a
-/// copy that would outlive the app. The quit here is SIGTERM, as at logout; closing the window
-/// leaves through the same exit.
-#[tokio::test]
-async fn quitting_clears_a_copied_key_from_the_clipboard() {
-    let app = App::launch(&[("KEYWARD_CLIPBOARD_CLEAR_SECS", "600")]).await;
+/// Creates a key, copies it, and lets a second process take its own copy of the clipboard, as a
+/// clipboard manager does, so the content would outlive the app. Returns the key.
+async fn copy_a_key_as_a_clipboard_manager_sees_it(app: &App) -> String {
     app.submit_new_key("Deploy bot").await;
     app.click("#copy-btn").await;
     app.text_until("#copy-btn", |t| t.contains("Copied")).await;
     let token = x_clipboard().expect("the key was copied");
     assert!(is_token(&token), "{token}");
-
-    // What a clipboard manager does: take its own copy, served by another process.
     let manager = std::process::Command::new("sh")
         .args([
             "-c",
@@ -169,30 +164,69 @@ async fn quitting_clears_a_copied_key_from_the_clipboard() {
         .expect("xclip");
     assert!(manager.success());
     assert_eq!(x_clipboard().as_deref(), Some(token.as_str()));
+    token
+}
 
-    let pid = app.pid();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .expect("kill");
-    assert!(killed.success());
+/// Whether process `pid` still runs (a zombie counts as gone: WebKitWebDriver reaps it later).
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| !stat.contains(") Z "))
+}
+
+async fn wait_until_gone(pid: u32) {
     let start = Instant::now();
-    // Gone, or a zombie until WebKitWebDriver reaps it.
-    let running = || {
-        std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .is_ok_and(|stat| !stat.contains(") Z "))
-    };
-    while running() {
+    while running(pid) {
         assert!(
             start.elapsed() < Duration::from_secs(10),
             "the app did not quit"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Quitting clears a copied key from the clipboard, even where a clipboard manager has taken a
+/// copy that would outlive the app. The quit here is SIGTERM, as at logout; closing the window
+/// leaves through the same exit.
+#[tokio::test]
+async fn quitting_clears_a_copied_key_from_the_clipboard() {
+    let app = App::launch(&[("KEYWARD_CLIPBOARD_CLEAR_SECS", "600")]).await;
+    let token = copy_a_key_as_a_clipboard_manager_sees_it(&app).await;
+    let pid = app.pid();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    wait_until_gone(pid).await;
     assert_ne!(
         x_clipboard().as_deref(),
         Some(token.as_str()),
         "the key is still in the clipboard after quitting"
+    );
+}
+
+/// Ctrl+Q quits, and clears the clipboard on the way out; but while a new key is on screen it
+/// first asks, as closing that dialog does, and the app stays open.
+#[tokio::test]
+async fn ctrl_q_asks_while_a_key_is_shown_then_quits_and_clears_the_clipboard() {
+    let app = App::launch(&[("KEYWARD_CLIPBOARD_CLEAR_SECS", "600")]).await;
+    let token = copy_a_key_as_a_clipboard_manager_sees_it(&app).await;
+    let pid = app.pid();
+    app.press_ctrl('q').await.expect("Ctrl+Q");
+    app.find("#secret-close-confirm-btn").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(running(pid), "Ctrl+Q quit with a new key on screen");
+    app.screenshot("27-ctrl-q-while-key-shown").await;
+
+    app.click("#secret-close-confirm-btn").await;
+    app.gone("#secret-dialog").await;
+    // The window closes while WebDriver still answers for the key presses, so its answer is an
+    // error; the process going away is what counts.
+    let _ = app.press_ctrl('q').await;
+    wait_until_gone(pid).await;
+    assert_ne!(
+        x_clipboard().as_deref(),
+        Some(token.as_str()),
+        "the key is still in the clipboard after Ctrl+Q"
     );
 }
 

@@ -124,7 +124,8 @@ async fn a_hundred_thousand_keys_scroll_and_search() {
 
     let app = App::launch_on(dir, db, &[]).await;
 
-    app.text_until("#key-count", |t| shows_count(t, KEYS as usize)).await;
+    app.text_until("#key-count", |t| shows_count(t, KEYS as usize))
+        .await;
     app.find("tr[data-key-id][data-row=\"0\"]").await;
     app.screenshot("30-scale-top").await;
 

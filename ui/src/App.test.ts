@@ -166,6 +166,27 @@ describe('App', () => {
     expect(rows()[0]).toHaveTextContent('New key');
   });
 
+  it('quits on Ctrl+Q, but with a new key on screen asks first and stays open', async () => {
+    const { calls } = backend([makeKey({ name: 'Old key' })]);
+    render(App);
+    const user = userEvent.setup();
+    await waitFor(() => expect(rows()).toHaveLength(1));
+    await user.click(byId('create-key-btn'));
+    await user.type(byId('key-name-input'), 'New key{Enter}');
+    await waitFor(() => expect(byId('secret-dialog')).toBeInTheDocument());
+
+    await user.keyboard('{Control>}q{/Control}');
+    expect(byId('secret-close-confirm-btn')).toBeInTheDocument();
+    expect(calls).not.toContain('quit_app');
+    await user.keyboard('{Control>}{Shift>}q{/Shift}{/Control}');
+    expect(calls).not.toContain('quit_app');
+
+    await user.click(byId('secret-close-confirm-btn'));
+    expect(document.getElementById('secret-dialog')).toBeNull();
+    await user.keyboard('{Control>}q{/Control}');
+    await waitFor(() => expect(calls).toContain('quit_app'));
+  });
+
   it('revokes a key after confirmation and shows it as revoked', async () => {
     const key = makeKey({ name: 'Payroll' });
     backend([key]);

@@ -20,6 +20,12 @@ pub struct AppInfo {
     pub current_user: String,
 }
 
+/// Ctrl+Q. Quits the way closing the window does, so the clipboard is cleared on the way out.
+#[tauri::command]
+pub fn quit_app<R: tauri::Runtime>(app: tauri::AppHandle<R>) {
+    app.exit(0);
+}
+
 #[tauri::command]
 pub async fn app_info(state: State<'_, AppState>) -> Result<AppInfo, ()> {
     Ok(AppInfo {

@@ -81,6 +81,11 @@ export function appInfo(): Promise<AppInfo> {
   return call<AppInfo>('app_info');
 }
 
+/** Quits Keyward (the backend clears a copied key from the clipboard first). */
+export function quitApp(): Promise<void> {
+  return call<void>('quit_app');
+}
+
 export function listKeys(query: ListQuery): Promise<KeyPage> {
   const limit = Math.min(Math.max(query.limit, 1), MAX_PAGE_SIZE);
   return call<KeyPage>('list_keys', { query: { ...query, limit } }).then(reportReadyOnce);

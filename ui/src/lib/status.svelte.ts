@@ -3,11 +3,25 @@
 
 import type { IpcError } from '../bindings/IpcError';
 
-export const appStatus = $state<{ fatal: string | null; banner: string | null; readOnly: boolean }>({
+export const appStatus = $state<{
+  fatal: string | null;
+  banner: string | null;
+  readOnly: boolean;
+  /** A new key's secret is on screen: quitting must ask first, as closing its dialog does. */
+  secretOnScreen: boolean;
+}>({
   fatal: null,
   banner: null,
   readOnly: false,
+  secretOnScreen: false,
 });
+
+/** Ctrl+Q, the desktop's quit shortcut (not with Shift or Alt, which other shortcuts use). */
+export function isQuitShortcut(event: KeyboardEvent): boolean {
+  return (
+    event.ctrlKey && !event.altKey && !event.shiftKey && !event.metaKey && event.key.toLowerCase() === 'q'
+  );
+}
 
 /** The tooltip on every change control while the database is read-only. */
 export const READ_ONLY_TITLE =
@@ -41,4 +55,5 @@ export function resetStatus(): void {
   appStatus.fatal = null;
   appStatus.banner = null;
   appStatus.readOnly = false;
+  appStatus.secretOnScreen = false;
 }
