@@ -68,13 +68,12 @@ e2e-tests: ui
 test: test-deps
 	$(MAKE) --no-print-directory lint unit-tests integration-tests e2e-tests
 
-# `tauri build` makes a release build of the app and bundles it. The UI is built by the `ui` target
-# instead of beforeBuildCommand, which the CLI runs inside ui/ (where it finds package.json).
+# `tauri build` makes a release build of the app and bundles it; its beforeBuildCommand builds the
+# UI (the CLI runs it in ui/, where it finds package.json), so a plain `tauri build` works too.
 # The npm registry here stops at @tauri-apps/plugin-clipboard-manager 2.3.3 while the crate is
 # 2.5: the JS side only sends `write_text`, unchanged between them, so the CLI's check is waived.
-package: deps ui
-	$(TAURI) build --bundles deb,rpm --ignore-version-mismatches \
-	  --config '{"build":{"beforeBuildCommand":null}}'
+package: deps $(UI_DEPS)
+	$(TAURI) build --bundles deb,rpm --ignore-version-mismatches
 	@ls -l target/release/bundle/deb/*.deb target/release/bundle/rpm/*.rpm
 
 package-smoke: package

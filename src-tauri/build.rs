@@ -19,6 +19,7 @@ const COMMANDS: &[&str] = &[
     "export_audit",
     "app_ready",
     "quit_app",
+    "secret_on_screen",
 ];
 
 fn main() {

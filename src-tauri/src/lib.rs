@@ -45,6 +45,7 @@ pub fn builder<R: tauri::Runtime>(base: tauri::Builder<R>, state: AppState) -> t
         .invoke_handler(tauri::generate_handler![
             commands::app::app_info,
             commands::app::quit_app,
+            commands::app::secret_on_screen,
             commands::keys::list_keys,
             commands::keys::get_key,
             commands::keys::create_key,
@@ -82,6 +83,15 @@ fn focus_main_window<R: tauri::Runtime>(app: &tauri::AppHandle<R>) {
 
 /// Saves the window's size and position shortly after it changes, so they survive even a crash
 /// or a kill (the plugin alone saves only on a normal close). One save per burst of events.
+/// Closing the window would lose a key shown only once: the secret dialog asks instead, as its
+/// own Close does (it listens for this event). Run as our own script, so no event permission is
+/// granted to the page.
+fn ask_before_closing_on_a_secret<R: tauri::Runtime>(window: &tauri::Window<R>) {
+    if let Some(webview) = window.app_handle().get_webview_window(window.label()) {
+        let _ = webview.eval("window.dispatchEvent(new Event('keyward-close-requested'))");
+    }
+}
+
 fn remember_window_soon<R: tauri::Runtime>(app: &tauri::AppHandle<R>) {
     use std::sync::atomic::{AtomicBool, Ordering};
     use tauri_plugin_window_state::{AppHandleExt, StateFlags};
@@ -132,13 +142,17 @@ pub fn run() {
             focus_main_window(app)
         }))
         .plugin(tauri_plugin_window_state::Builder::default().build())
-        .on_window_event(|window, event| {
-            if matches!(
-                event,
-                tauri::WindowEvent::Resized(_) | tauri::WindowEvent::Moved(_)
-            ) {
+        .on_window_event(|window, event| match event {
+            tauri::WindowEvent::Resized(_) | tauri::WindowEvent::Moved(_) => {
                 remember_window_soon(window.app_handle());
             }
+            tauri::WindowEvent::CloseRequested { api, .. }
+                if window.state::<AppState>().secret_on_screen() =>
+            {
+                api.prevent_close();
+                ask_before_closing_on_a_secret(window);
+            }
+            _ => {}
         });
     let app = match builder(base, state).build(context()) {
         Ok(app) => app,

@@ -1,5 +1,6 @@
 //! What the commands share: the store (or why it could not be opened) and the clipboard watch.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use keyward_core::{DbLocation, Store};
@@ -12,6 +13,8 @@ pub struct AppState {
     store: Result<Store, String>,
     pub location: DbLocation,
     pub clipboard: ClipboardWatch,
+    /// A new key's secret is on screen (the UI says so): closing the window asks first.
+    secret_on_screen: AtomicBool,
 }
 
 impl AppState {
@@ -25,7 +28,16 @@ impl AppState {
             store,
             location,
             clipboard: ClipboardWatch::new(clear_after_override),
+            secret_on_screen: AtomicBool::new(false),
         }
+    }
+
+    pub fn set_secret_on_screen(&self, shown: bool) {
+        self.secret_on_screen.store(shown, Ordering::Relaxed);
+    }
+
+    pub fn secret_on_screen(&self) -> bool {
+        self.secret_on_screen.load(Ordering::Relaxed)
     }
 
     /// Seconds before a copied key is cleared from the clipboard: Settings, unless overridden.

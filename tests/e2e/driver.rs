@@ -258,6 +258,63 @@ impl App {
     }
 }
 
+/// What a window manager does when the title bar's close button is clicked: a WM_DELETE_WINDOW
+/// message to the app's visible top-level windows (Xvfb runs none). Returns how many got it.
+pub fn click_window_close_button(pid: u32) -> usize {
+    use x11rb::connection::Connection;
+    use x11rb::protocol::xproto::{
+        AtomEnum, ClientMessageEvent, ConnectionExt, EventMask, MapState,
+    };
+    let (conn, screen) = x11rb::connect(None).expect("the X display");
+    let atom = |name: &[u8]| {
+        conn.intern_atom(false, name)
+            .expect("intern_atom")
+            .reply()
+            .expect("atom")
+            .atom
+    };
+    let (protocols, delete, wm_pid) = (
+        atom(b"WM_PROTOCOLS"),
+        atom(b"WM_DELETE_WINDOW"),
+        atom(b"_NET_WM_PID"),
+    );
+    let root = conn.setup().roots[screen].root;
+    let children = conn
+        .query_tree(root)
+        .expect("query_tree")
+        .reply()
+        .expect("tree")
+        .children;
+    let mut sent = 0;
+    for window in children {
+        let property = |name: u32, kind: AtomEnum| {
+            conn.get_property(false, window, name, kind, 0, 32)
+                .expect("get_property")
+                .reply()
+                .ok()
+                .and_then(|reply| reply.value32().map(|values| values.collect::<Vec<u32>>()))
+                .unwrap_or_default()
+        };
+        let viewable = conn
+            .get_window_attributes(window)
+            .expect("attributes")
+            .reply()
+            .is_ok_and(|a| a.map_state == MapState::VIEWABLE);
+        if !viewable
+            || property(wm_pid, AtomEnum::CARDINAL) != [pid]
+            || !property(protocols, AtomEnum::ATOM).contains(&delete)
+        {
+            continue;
+        }
+        let message = ClientMessageEvent::new(32, window, protocols, [delete, 0, 0, 0, 0]);
+        conn.send_event(false, window, EventMask::NO_EVENT, message)
+            .expect("send_event");
+        sent += 1;
+    }
+    conn.flush().expect("flush");
+    sent
+}
+
 /// Runs `keyward-cli --db <db> <args>`.
 pub fn cli_at(db: &Path, args: &[&str]) -> std::process::Output {
     Command::new(binary("keyward-cli"))

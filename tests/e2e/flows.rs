@@ -2,7 +2,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
-use crate::driver::{x_clipboard, App};
+use crate::driver::{click_window_close_button, x_clipboard, App};
 
 const CLEAR_SECS: u64 = 3;
 
@@ -228,6 +228,27 @@ async fn ctrl_q_asks_while_a_key_is_shown_then_quits_and_clears_the_clipboard() 
         Some(token.as_str()),
         "the key is still in the clipboard after Ctrl+Q"
     );
+}
+
+/// The window's close button while a new key is on screen: the window stays and the dialog asks
+/// "you won't see it again", as its own Close does. Once the key is put away, the button closes.
+#[tokio::test]
+async fn closing_the_window_while_a_key_is_shown_asks_first() {
+    let app = App::launch(&[]).await;
+    app.submit_new_key("Close me").await;
+    app.find("#secret-dialog").await;
+    let pid = app.pid();
+
+    assert_eq!(click_window_close_button(pid), 1, "the app's window");
+    app.find("#secret-close-confirm-btn").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(running(pid), "the window closed with a new key on screen");
+    app.screenshot("28-close-window-while-key-shown").await;
+
+    app.click("#secret-close-confirm-btn").await;
+    app.gone("#secret-dialog").await;
+    click_window_close_button(pid);
+    wait_until_gone(pid).await;
 }
 
 /// Keys made elsewhere show up; search narrows the list in SQL; delete asks, then removes the key.

@@ -166,7 +166,7 @@ describe('App', () => {
     expect(rows()[0]).toHaveTextContent('New key');
   });
 
-  it('quits on Ctrl+Q, but with a new key on screen asks first and stays open', async () => {
+  it('quits on Ctrl+Q, but with a new key on screen Ctrl+Q and closing the window ask first', async () => {
     const { calls } = backend([makeKey({ name: 'Old key' })]);
     render(App);
     const user = userEvent.setup();
@@ -174,6 +174,13 @@ describe('App', () => {
     await user.click(byId('create-key-btn'));
     await user.type(byId('key-name-input'), 'New key{Enter}');
     await waitFor(() => expect(byId('secret-dialog')).toBeInTheDocument());
+
+    await waitFor(() => expect(calls).toContain('secret_on_screen'));
+    // The window's close button: the backend keeps the window and sends this event instead.
+    window.dispatchEvent(new Event('keyward-close-requested'));
+    await waitFor(() => expect(byId('secret-close-confirm-btn')).toBeInTheDocument());
+    await user.click(byId('secret-close-back-btn'));
+    expect(document.getElementById('secret-close-confirm-btn')).toBeNull();
 
     await user.keyboard('{Control>}q{/Control}');
     expect(byId('secret-close-confirm-btn')).toBeInTheDocument();

@@ -26,6 +26,13 @@ pub fn quit_app<R: tauri::Runtime>(app: tauri::AppHandle<R>) {
     app.exit(0);
 }
 
+/// The UI says whether a new key's secret is on screen; while it is, closing the window asks
+/// "you won't see it again" instead of closing (see `lib.rs`).
+#[tauri::command]
+pub fn secret_on_screen(state: State<'_, AppState>, shown: bool) {
+    state.set_secret_on_screen(shown);
+}
+
 #[tauri::command]
 pub async fn app_info(state: State<'_, AppState>) -> Result<AppInfo, ()> {
     Ok(AppInfo {

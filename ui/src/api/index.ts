@@ -86,6 +86,11 @@ export function quitApp(): Promise<void> {
   return call<void>('quit_app');
 }
 
+/** Tells the backend whether a new key is on screen, so closing the window asks first. */
+export function setSecretOnScreen(shown: boolean): Promise<void> {
+  return call<void>('secret_on_screen', { shown });
+}
+
 export function listKeys(query: ListQuery): Promise<KeyPage> {
   const limit = Math.min(Math.max(query.limit, 1), MAX_PAGE_SIZE);
   return call<KeyPage>('list_keys', { query: { ...query, limit } }).then(reportReadyOnce);
