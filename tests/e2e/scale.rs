@@ -293,6 +293,35 @@ async fn a_hundred_thousand_keys_scroll_and_search() {
     )
     .await;
 
+    // The wheel takes the focused row far out of the rendered rows, so its element goes: focus
+    // stays on the list (not the page, where keys do nothing), and Down carries on from that row.
+    js(
+        &app,
+        "document.querySelector('.table-wrap').scrollTop = 52 * 400; return null;",
+    )
+    .await;
+    until(
+        &app,
+        "the focused row is gone and the list holds focus",
+        "!document.querySelector('tr[data-row=\"0\"]') \
+         && document.activeElement === document.querySelector('.table-wrap')",
+    )
+    .await;
+    let down = String::from(char::from(fantoccini::key::Key::Down));
+    app.client
+        .active_element()
+        .await
+        .expect("focused")
+        .send_keys(&down)
+        .await
+        .expect("Down");
+    until(
+        &app,
+        "Down focuses the key after the one scrolled away",
+        &format!("{focused_row} === '1'"),
+    )
+    .await;
+
     // Search answers from SQL: the total and the rows change to the matches.
     app.find("#search-input")
         .await
