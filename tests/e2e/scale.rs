@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use fantoccini::key::Key;
 use serde_json::Value;
 
 use crate::driver::{cli_at, screenshot_dir, App};
@@ -23,6 +24,17 @@ fn cli(db: &std::path::Path, args: &[&str]) -> std::process::Output {
 
 fn json(out: &std::process::Output) -> Value {
     serde_json::from_slice(&out.stdout).expect("JSON from keyward-cli")
+}
+
+/// Presses `key` on whatever has focus.
+async fn press(app: &App, key: Key) {
+    app.client
+        .active_element()
+        .await
+        .expect("focused")
+        .send_keys(&String::from(char::from(key)))
+        .await
+        .expect("key press");
 }
 
 async fn js(app: &App, script: &str) -> Value {
@@ -261,14 +273,7 @@ async fn a_hundred_thousand_keys_scroll_and_search() {
          return null;",
     )
     .await;
-    let end = String::from(char::from(fantoccini::key::Key::End));
-    app.client
-        .active_element()
-        .await
-        .expect("focused")
-        .send_keys(&end)
-        .await
-        .expect("End");
+    press(&app, Key::End).await;
     until(
         &app,
         "End focuses the last key",
@@ -278,14 +283,7 @@ async fn a_hundred_thousand_keys_scroll_and_search() {
         ),
     )
     .await;
-    let home = String::from(char::from(fantoccini::key::Key::Home));
-    app.client
-        .active_element()
-        .await
-        .expect("focused")
-        .send_keys(&home)
-        .await
-        .expect("Home");
+    press(&app, Key::Home).await;
     until(
         &app,
         "Home focuses the first key",
@@ -297,7 +295,9 @@ async fn a_hundred_thousand_keys_scroll_and_search() {
     // stays on the list (not the page, where keys do nothing), and Down carries on from that row.
     js(
         &app,
-        "document.querySelector('.table-wrap').scrollTop = 52 * 400; return null;",
+        &format!(
+            "document.querySelector('.table-wrap').scrollTop = {ROW_HEIGHT} * 400; return null;"
+        ),
     )
     .await;
     until(
@@ -307,14 +307,7 @@ async fn a_hundred_thousand_keys_scroll_and_search() {
          && document.activeElement === document.querySelector('.table-wrap')",
     )
     .await;
-    let down = String::from(char::from(fantoccini::key::Key::Down));
-    app.client
-        .active_element()
-        .await
-        .expect("focused")
-        .send_keys(&down)
-        .await
-        .expect("Down");
+    press(&app, Key::Down).await;
     until(
         &app,
         "Down focuses the key after the one scrolled away",

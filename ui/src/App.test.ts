@@ -149,14 +149,19 @@ describe('App', () => {
     expect(queries.every((q) => q.limit === 50 && q.offset % 50 === 0)).toBe(true);
   });
 
-  it('creates a key, shows it once, and lists it after the secret dialog is closed', async () => {
-    backend([makeKey({ name: 'Old key' })]);
+  /** With one key listed, creates "New key" through the dialog, up to its secret on screen. */
+  async function createUpToTheSecret(user: ReturnType<typeof userEvent.setup>) {
     render(App);
-    const user = userEvent.setup();
     await waitFor(() => expect(rows()).toHaveLength(1));
     await user.click(byId('create-key-btn'));
     await user.type(byId('key-name-input'), 'New key{Enter}');
     await waitFor(() => expect(byId('secret-dialog')).toBeInTheDocument());
+  }
+
+  it('creates a key, shows it once, and lists it after the secret dialog is closed', async () => {
+    backend([makeKey({ name: 'Old key' })]);
+    const user = userEvent.setup();
+    await createUpToTheSecret(user);
     expect(document.getElementById('create-dialog')).toBeNull();
     await user.click(byId('secret-done-btn'));
     await user.click(byId('secret-close-confirm-btn'));
@@ -168,12 +173,8 @@ describe('App', () => {
 
   it('quits on Ctrl+Q, but with a new key on screen Ctrl+Q and closing the window ask first', async () => {
     const { calls } = backend([makeKey({ name: 'Old key' })]);
-    render(App);
     const user = userEvent.setup();
-    await waitFor(() => expect(rows()).toHaveLength(1));
-    await user.click(byId('create-key-btn'));
-    await user.type(byId('key-name-input'), 'New key{Enter}');
-    await waitFor(() => expect(byId('secret-dialog')).toBeInTheDocument());
+    await createUpToTheSecret(user);
 
     await waitFor(() => expect(calls).toContain('secret_on_screen'));
     // The window's close button: the backend keeps the window and sends this event instead.
