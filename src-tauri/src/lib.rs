@@ -147,7 +147,7 @@ pub fn run() {
                 remember_window_soon(window.app_handle());
             }
             tauri::WindowEvent::CloseRequested { api, .. }
-                if window.state::<AppState>().secret_on_screen() =>
+                if window.state::<AppState>().refuse_close_for_secret() =>
             {
                 api.prevent_close();
                 ask_before_closing_on_a_secret(window);

@@ -15,6 +15,8 @@ pub struct AppState {
     pub clipboard: ClipboardWatch,
     /// A new key's secret is on screen (the UI says so): closing the window asks first.
     secret_on_screen: AtomicBool,
+    /// Closing was already refused once for the key on screen: the next close goes through.
+    close_refused: AtomicBool,
 }
 
 impl AppState {
@@ -29,15 +31,21 @@ impl AppState {
             location,
             clipboard: ClipboardWatch::new(clear_after_override),
             secret_on_screen: AtomicBool::new(false),
+            close_refused: AtomicBool::new(false),
         }
     }
 
     pub fn set_secret_on_screen(&self, shown: bool) {
         self.secret_on_screen.store(shown, Ordering::Relaxed);
+        self.close_refused.store(false, Ordering::Relaxed);
     }
 
-    pub fn secret_on_screen(&self) -> bool {
+    /// Whether closing the window now should be refused so the UI can ask about the key on
+    /// screen. Only the first time: closing again is the answer, and a page that cannot ask
+    /// (hung, or broken) must never make the window impossible to close.
+    pub fn refuse_close_for_secret(&self) -> bool {
         self.secret_on_screen.load(Ordering::Relaxed)
+            && !self.close_refused.swap(true, Ordering::Relaxed)
     }
 
     /// Seconds before a copied key is cleared from the clipboard: Settings, unless overridden.
@@ -98,5 +106,31 @@ impl ClipboardWatch {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .contains(&print)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state() -> AppState {
+        let location = DbLocation {
+            path: "unused.db".into(),
+            is_default: false,
+        };
+        AppState::new(Err("not opened".into()), location, None)
+    }
+
+    #[test]
+    fn closing_is_refused_once_per_key_on_screen_and_never_without_one() {
+        let state = state();
+        assert!(!state.refuse_close_for_secret(), "no key on screen");
+        state.set_secret_on_screen(true);
+        assert!(state.refuse_close_for_secret(), "the first close asks");
+        assert!(!state.refuse_close_for_secret(), "closing again closes");
+        state.set_secret_on_screen(false);
+        assert!(!state.refuse_close_for_secret(), "the key was put away");
+        state.set_secret_on_screen(true);
+        assert!(state.refuse_close_for_secret(), "a new key asks again");
     }
 }

@@ -231,7 +231,8 @@ async fn ctrl_q_asks_while_a_key_is_shown_then_quits_and_clears_the_clipboard() 
 }
 
 /// The window's close button while a new key is on screen: the window stays and the dialog asks
-/// "you won't see it again", as its own Close does. Once the key is put away, the button closes.
+/// "you won't see it again", as its own Close does. Closing again is the answer: the window goes
+/// (so a page that cannot ask never traps it).
 #[tokio::test]
 async fn closing_the_window_while_a_key_is_shown_asks_first() {
     let app = App::launch(&[]).await;
@@ -245,8 +246,6 @@ async fn closing_the_window_while_a_key_is_shown_asks_first() {
     assert!(running(pid), "the window closed with a new key on screen");
     app.screenshot("28-close-window-while-key-shown").await;
 
-    app.click("#secret-close-confirm-btn").await;
-    app.gone("#secret-dialog").await;
     click_window_close_button(pid);
     wait_until_gone(pid).await;
 }
