@@ -81,8 +81,6 @@ fn focus_main_window<R: tauri::Runtime>(app: &tauri::AppHandle<R>) {
     }
 }
 
-/// Saves the window's size and position shortly after it changes, so they survive even a crash
-/// or a kill (the plugin alone saves only on a normal close). One save per burst of events.
 /// Closing the window would lose a key shown only once: the secret dialog asks instead, as its
 /// own Close does (it listens for this event). Run as our own script, so no event permission is
 /// granted to the page.
@@ -92,6 +90,8 @@ fn ask_before_closing_on_a_secret<R: tauri::Runtime>(window: &tauri::Window<R>) 
     }
 }
 
+/// Saves the window's size and position shortly after it changes, so they survive even a crash
+/// or a kill (the plugin alone saves only on a normal close). One save per burst of events.
 fn remember_window_soon<R: tauri::Runtime>(app: &tauri::AppHandle<R>) {
     use std::sync::atomic::{AtomicBool, Ordering};
     use tauri_plugin_window_state::{AppHandleExt, StateFlags};
