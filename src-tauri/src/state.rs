@@ -3,8 +3,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-use keyward_core::{DbLocation, Store};
-use sha2::{Digest, Sha256};
+use keyward_core::{fingerprint, DbLocation, Fingerprint, Store};
 
 use crate::error::{ErrorKind, IpcError, IpcResult};
 
@@ -76,7 +75,7 @@ impl AppState {
 /// Remembers SHA-256 fingerprints of the secrets this session has shown, so the clipboard can be
 /// cleared later only if it still holds one of them, without keeping any secret in memory.
 pub struct ClipboardWatch {
-    fingerprints: Mutex<Vec<[u8; 32]>>,
+    fingerprints: Mutex<Vec<Fingerprint>>,
     clear_after_override: Option<u64>,
 }
 
@@ -88,12 +87,8 @@ impl ClipboardWatch {
         }
     }
 
-    fn fingerprint(text: &str) -> [u8; 32] {
-        Sha256::digest(text.as_bytes()).into()
-    }
-
     pub fn remember(&self, secret: &str) {
-        let print = Self::fingerprint(secret);
+        let print = fingerprint(secret);
         self.fingerprints
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -101,7 +96,7 @@ impl ClipboardWatch {
     }
 
     pub fn holds_secret(&self, clipboard_text: &str) -> bool {
-        let print = Self::fingerprint(clipboard_text);
+        let print = fingerprint(clipboard_text);
         self.fingerprints
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())

@@ -18,7 +18,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, Result};
 pub use models::*;
 pub use paths::{resolve_db_location, DbLocation};
-pub use secret::SecretToken;
+pub use secret::{fingerprint, Fingerprint, SecretToken};
 pub use store::{
     audit_csv, current_os_user, validate_settings, ListQueryPlan, SeedReport, Store, StoreOptions,
     SEED_CREATED_BY,

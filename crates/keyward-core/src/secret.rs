@@ -3,7 +3,17 @@
 
 use std::fmt;
 
+use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
+
+/// The SHA-256 of a secret: enough to recognise it again later without keeping it.
+pub type Fingerprint = [u8; 32];
+
+/// How a secret is remembered without being kept: the app's clipboard watch and the verify
+/// cache both compare these.
+pub fn fingerprint(text: &str) -> Fingerprint {
+    Sha256::digest(text.as_bytes()).into()
+}
 
 /// A full API key (`kw_<id>_<secret><check>`) in plaintext.
 ///

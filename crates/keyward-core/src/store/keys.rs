@@ -57,6 +57,18 @@ pub(crate) const KEY_AND_HASH_SELECT: &str = concat!(
     ", k.secret_hash FROM api_keys k JOIN owners o ON o.id = k.owner_id"
 );
 
+/// One key's row by id, on any connection: the pool, a transaction, or the connection a
+/// verification holds.
+pub(crate) async fn key_row<'e>(
+    db: impl sqlx::Executor<'e, Database = sqlx::Sqlite>,
+    id: &str,
+) -> Result<Option<KeyRow>> {
+    Ok(sqlx::query_as(&format!("{KEY_SELECT} WHERE k.id = ?"))
+        .bind(id)
+        .fetch_optional(db)
+        .await?)
+}
+
 /// For the owner sort: owners in name order (their unique index), then each one's keys. SQLite
 /// would otherwise read every key and sort them all for one page; CROSS JOIN fixes the order.
 const KEY_SELECT_OWNERS_FIRST: &str = concat!(
@@ -587,20 +599,16 @@ impl Store {
     }
 
     pub async fn get_key(&self, id: &str) -> Result<KeySummary> {
-        let row: Option<KeyRow> = sqlx::query_as(&format!("{KEY_SELECT} WHERE k.id = ?"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| r.into_summary(self.clock.now()))
+        key_row(&self.pool, id)
+            .await?
+            .map(|r| r.into_summary(self.clock.now()))
             .ok_or_else(|| Error::KeyNotFound(id.to_owned()))
     }
 
     async fn key_in(tx: &mut WriteTx, id: &str) -> Result<KeyRow> {
-        let row: Option<KeyRow> = sqlx::query_as(&format!("{KEY_SELECT} WHERE k.id = ?"))
-            .bind(id)
-            .fetch_optional(&mut **tx)
-            .await?;
-        row.ok_or_else(|| Error::KeyNotFound(id.to_owned()))
+        key_row(&mut **tx, id)
+            .await?
+            .ok_or_else(|| Error::KeyNotFound(id.to_owned()))
     }
 
     /// Changes a key's name, owner, role, scopes, usage tracking or expiry. The secret and prefix

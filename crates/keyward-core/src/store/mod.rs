@@ -398,7 +398,7 @@ impl Store {
             .max_connections(4)
             // A ping before every query is for servers that drop connections; a local SQLite
             // file cannot, and the ping adds a round trip to every query (a cached verify is
-            // two).
+            // one query).
             .test_before_acquire(false)
             .connect_with(connect)
             .await

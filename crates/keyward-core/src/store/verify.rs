@@ -1,14 +1,12 @@
 use chrono::{DateTime, Duration, Utc};
-use sqlx::pool::PoolConnection;
-use sqlx::{FromRow, Sqlite};
+use sqlx::FromRow;
 
-use super::keys::{KeyRow, KEY_AND_HASH_SELECT, KEY_SELECT};
-use super::verify_cache::fingerprint;
+use super::keys::{key_row, KeyRow, KEY_AND_HASH_SELECT};
 use super::{to_millis, Store};
 use crate::error::{Error, Result};
 use crate::hash;
 use crate::models::{KeyStatus, KeySummary, Verdict, VerifiedKey};
-use crate::secret::SecretToken;
+use crate::secret::{fingerprint, SecretToken};
 use crate::token::parse_token;
 
 /// A key's last use is written at most this often. Writing it on every check made each
@@ -97,7 +95,7 @@ impl Store {
             db = self.pool.acquire().await?;
             // The row read before argon2 is stale by tens of milliseconds: a revocation that
             // committed meanwhile must win.
-            match self.reread(&mut db, parsed.id).await? {
+            match key_row(&mut *db, parsed.id).await? {
                 Some(row) => current = row,
                 None => return Ok(Verdict::NotFound),
             }
@@ -130,7 +128,7 @@ impl Store {
             return Ok(valid(row.into_summary(now)));
         }
         // Not active any more: the row as it is now says why.
-        Ok(match self.reread(&mut db, parsed.id).await? {
+        Ok(match key_row(&mut *db, parsed.id).await? {
             None => Verdict::NotFound,
             Some(row) => match row.into_summary(now).status {
                 KeyStatus::Revoked => Verdict::Revoked,
@@ -144,12 +142,5 @@ impl Store {
                 }
             },
         })
-    }
-
-    async fn reread(&self, db: &mut PoolConnection<Sqlite>, id: &str) -> Result<Option<KeyRow>> {
-        Ok(sqlx::query_as(&format!("{KEY_SELECT} WHERE k.id = ?"))
-            .bind(id)
-            .fetch_optional(&mut **db)
-            .await?)
     }
 }

@@ -9,16 +9,10 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
-use sha2::{Digest, Sha256};
+use crate::secret::Fingerprint;
 
 /// Enough for every key a busy service presents; 10,000 entries take about 1 MB.
 pub(crate) const DEFAULT_CAPACITY: usize = 10_000;
-
-pub(crate) type Fingerprint = [u8; 32];
-
-pub(crate) fn fingerprint(text: &str) -> Fingerprint {
-    Sha256::digest(text.as_bytes()).into()
-}
 
 /// A bounded map from token fingerprint to the fingerprint of the PHC string it matched. When
 /// full, the oldest entry goes first: simple, and a key still in use is simply hashed again once.
@@ -84,6 +78,7 @@ impl VerifyCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret::fingerprint;
 
     #[test]
     fn stays_within_capacity_and_forgets_the_oldest_first() {
