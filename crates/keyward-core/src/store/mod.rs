@@ -32,7 +32,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Page cache per connection, in KiB (negative: SQLite's way to say KiB rather than pages). The
 /// default 2 MiB holds too little of a 100,000-key database (about 60 MB) for a search to stay
 /// in memory; memory is only taken as pages are read, so a small database costs nothing more.
-const PAGE_CACHE_KIB: &str = "-16384";
+pub(super) const PAGE_CACHE_KIB: &str = "-16384";
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 

@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::json;
 use sqlx::QueryBuilder;
 
-use super::{to_millis, Store, WriteTx};
+use super::{to_millis, Store, WriteTx, PAGE_CACHE_KIB};
 use crate::error::{Error, Result};
 use crate::hash;
 use crate::models::{KeyStatus, Role, EXPIRY_PRESET_DAYS};
@@ -226,6 +226,8 @@ const PURPOSES: &[&str] = &[
 
 /// One made-up key before it is written.
 struct SeedRow {
+    /// What the row was made to be at the seed's time (a test checks that it is).
+    status: KeyStatus,
     id: String,
     name: String,
     owner: usize,
@@ -362,6 +364,7 @@ fn make_row(
         name.push_str(&format!(" #{}", rng.gen_range(2..100)));
     }
     SeedRow {
+        status,
         id: token::random_base62_from(rng, ID_LEN),
         name,
         owner,
@@ -428,23 +431,12 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         for batch in rows.chunks(ROWS_PER_INSERT) {
-            let inserted = insert_keys(
-                &mut tx,
-                batch,
-                &owner_ids,
-                &names,
-                &settings.key_prefix,
-                &phc,
-            )
-            .await?;
+            let inserted =
+                insert_keys(&mut tx, batch, &owner_ids, &settings.key_prefix, &phc).await?;
             // A random id that clashes with an existing one (about one in 10^8 at 100,000 keys)
             // is skipped, and not counted.
             for row in batch.iter().filter(|r| inserted.contains(&r.id)) {
-                match KeyStatus::derive(
-                    now,
-                    row.expires_at.map(super::from_millis),
-                    row.revoked_at.map(super::from_millis),
-                ) {
+                match row.status {
                     KeyStatus::Active => report.active += 1,
                     KeyStatus::Expired => report.expired += 1,
                     KeyStatus::Revoked => report.revoked += 1,
@@ -452,7 +444,8 @@ impl Store {
             }
             report.keys += u32::try_from(inserted.len()).unwrap_or(u32::MAX);
         }
-        sqlx::query("PRAGMA cache_size = -2000")
+        // Back to what every connection of the pool has.
+        sqlx::query(&format!("PRAGMA cache_size = {PAGE_CACHE_KIB}"))
             .execute(&mut *tx)
             .await?;
         if report.keys == 0 {
@@ -505,11 +498,9 @@ async fn insert_keys(
     tx: &mut WriteTx,
     rows: &[SeedRow],
     owner_ids: &[i64],
-    owner_names: &[String],
     prefix: &str,
     phc: &str,
 ) -> Result<HashSet<String>> {
-    debug_assert_eq!(owner_ids.len(), owner_names.len());
     let mut insert = QueryBuilder::new(
         "INSERT OR IGNORE INTO api_keys (id, prefix, name, owner_id, role, scopes, track_usage, \
          secret_last4, secret_hash, created_at, created_by, expires_at, revoked_at, \
@@ -557,6 +548,7 @@ mod tests {
                     row.revoked_at.map(super::super::from_millis),
                 );
                 assert_eq!(derived, status);
+                assert_eq!(row.status, status);
                 assert!(row.created_at < now_ms);
                 assert!(row
                     .last_used_at
