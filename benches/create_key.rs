@@ -20,10 +20,8 @@ fn new_key() -> NewKey {
     }
 }
 
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
+mod common;
+use common::percentile;
 
 fn create_vs_hash(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
@@ -60,7 +58,7 @@ fn create_vs_hash(c: &mut Criterion) {
             .expect("create");
         creates.push(started.elapsed());
     }
-    let (hash_median, create_median) = (median(hashes), median(creates));
+    let (hash_median, create_median) = (percentile(&hashes, 0.5), percentile(&creates, 0.5));
     println!(
         "create/hash interleaved x40: hash median {:.2} ms, create median {:.2} ms, ratio {:.3} \
          (goal <= 1.15)",

@@ -12,14 +12,8 @@ use keyward_core::{KeyStatus, ListQuery, SortColumn, Store};
 const KEYS: u32 = 100_000;
 const RUNS: usize = 1_000;
 
-fn percentiles(mut samples: Vec<Duration>) -> (f64, f64, f64) {
-    samples.sort();
-    let at = |q: f64| {
-        let index = ((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1;
-        samples[index].as_secs_f64() * 1e3
-    };
-    (at(0.50), at(0.95), at(1.0))
-}
+mod common;
+use common::{ms, timed};
 
 fn searching(term: &str) -> ListQuery {
     ListQuery {
@@ -100,19 +94,18 @@ fn list_at_scale(c: &mut Criterion) {
     }
     println!("{RUNS} runs each (page of 50 + total count):");
     for (label, query) in others {
-        let mut samples = Vec::with_capacity(RUNS);
         let mut total = 0;
-        for _ in 0..RUNS {
-            let started = Instant::now();
+        let samples = timed(RUNS, || {
             total = runtime
                 .block_on(store.list_keys(&query))
                 .expect("list")
                 .total;
-            samples.push(started.elapsed());
-        }
-        let (p50, p95, max) = percentiles(samples);
+        });
         println!(
-            "  {label:<32} matches {total:>6}  p50 {p50:>7.3} ms  p95 {p95:>7.3} ms  max {max:>7.3} ms"
+            "  {label:<32} matches {total:>6}  p50 {:>7.3} ms  p95 {:>7.3} ms  max {:>7.3} ms",
+            ms(&samples, 0.5),
+            ms(&samples, 0.95),
+            ms(&samples, 1.0)
         );
     }
     runtime.block_on(store.close());

@@ -6,16 +6,13 @@
 //! `cargo bench --bench verify`
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use keyward_core::{NewKey, SecretToken, Store};
 
-fn percentiles(mut samples: Vec<Duration>) -> (f64, f64) {
-    samples.sort();
-    let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e6;
-    (at(0.50), at(0.95))
-}
+mod common;
+use common::{timed, us};
 
 fn open_with_key(runtime: &tokio::runtime::Runtime, folder: &Path) -> (Store, SecretToken) {
     let store = runtime
@@ -71,38 +68,25 @@ fn verify(c: &mut Criterion) {
         };
         shm_check();
         group.bench_function("cached_on_tmpfs", |b| b.iter(shm_check));
-        let samples: Vec<Duration> = (0..2_000)
-            .map(|_| {
-                let started = Instant::now();
-                shm_check();
-                started.elapsed()
-            })
-            .collect();
-        let (p50, p95) = percentiles(samples);
-        println!("cached on tmpfs x2000: p50 {p50:.1} µs, p95 {p95:.1} µs");
+        let samples = timed(2_000, shm_check);
+        println!(
+            "cached on tmpfs x2000: p50 {:.1} µs, p95 {:.1} µs",
+            us(&samples, 0.5),
+            us(&samples, 0.95)
+        );
         runtime.block_on(shm_store.close());
     }
     group.finish();
 
-    let uncached_samples: Vec<Duration> = (0..20)
-        .map(|_| {
-            let started = Instant::now();
-            check(&uncached);
-            started.elapsed()
-        })
-        .collect();
-    let cached_samples: Vec<Duration> = (0..2_000)
-        .map(|_| {
-            let started = Instant::now();
-            check(&store);
-            started.elapsed()
-        })
-        .collect();
-    let (uncached_p50, uncached_p95) = percentiles(uncached_samples);
-    let (cached_p50, cached_p95) = percentiles(cached_samples);
+    let uncached_samples = timed(20, || check(&uncached));
+    let cached_samples = timed(2_000, || check(&store));
     println!(
-        "uncached x20: p50 {uncached_p50:.0} µs, p95 {uncached_p95:.0} µs; cached x2000: p50 \
-         {cached_p50:.1} µs, p95 {cached_p95:.1} µs (goal <= 20 µs)"
+        "uncached x20: p50 {:.0} µs, p95 {:.0} µs; cached x2000: p50 {:.1} µs, p95 {:.1} µs \
+         (goal <= 20 µs)",
+        us(&uncached_samples, 0.5),
+        us(&uncached_samples, 0.95),
+        us(&cached_samples, 0.5),
+        us(&cached_samples, 0.95)
     );
     runtime.block_on(store.close());
 }

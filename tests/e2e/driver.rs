@@ -239,6 +239,25 @@ impl App {
             .expect("the app process")
     }
 
+    /// Runs `script` in the page and returns what it returns.
+    pub async fn js(&self, script: &str) -> serde_json::Value {
+        self.client
+            .execute(script, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
+    }
+
+    /// Presses `key` on whatever has focus.
+    pub async fn press(&self, key: fantoccini::key::Key) {
+        self.client
+            .active_element()
+            .await
+            .expect("focused")
+            .send_keys(&String::from(char::from(key)))
+            .await
+            .expect("key press");
+    }
+
     /// Presses Ctrl+`key` wherever focus is, as a person would. (WebKitWebDriver refuses
     /// modifier keys sent to an element, so this goes through the actions API.) An error can
     /// mean the shortcut closed the window before WebDriver finished.

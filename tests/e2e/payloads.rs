@@ -50,8 +50,7 @@ async fn html_and_script_in_names_render_literally() {
     let mut shown = std::collections::HashMap::new();
     loop {
         let screen = app
-            .client
-            .execute(
+            .js(
                 "const rows = [...document.querySelectorAll('tbody tr[data-key-id]')];
                  return {
                    names: rows.map((r) =>
@@ -59,10 +58,8 @@ async fn html_and_script_in_names_render_literally() {
                    last: Math.max(...rows.map((r) => Number(r.dataset.row))),
                    total: Number(document.querySelector('table').getAttribute('aria-rowcount')) - 1,
                  };",
-                vec![],
             )
-            .await
-            .expect("read the rendered rows");
+            .await;
         for pair in screen["names"].as_array().expect("names") {
             let id = pair[0].as_str().expect("id").to_owned();
             shown.insert(id, pair[1].as_str().expect("name").to_owned());
@@ -71,14 +68,9 @@ async fn html_and_script_in_names_render_literally() {
         if last + 1 >= screen["total"].as_i64().expect("total") {
             break;
         }
-        app.client
-            .execute(
-                "const w = document.querySelector('.table-wrap');
-                 w.scrollTop += w.clientHeight - 60;",
-                vec![],
-            )
-            .await
-            .expect("scroll");
+        app.js("const w = document.querySelector('.table-wrap');
+             w.scrollTop += w.clientHeight - 60;")
+            .await;
         app.find(&format!("tr[data-key-id][data-row=\"{}\"]", last + 1))
             .await;
     }
@@ -104,19 +96,14 @@ async fn html_and_script_in_names_render_literally() {
     app.screenshot("19-html-payload-details").await;
 
     let injected = app
-        .client
-        .execute(
-            "const list = document.querySelector('table');
+        .js("const list = document.querySelector('table');
              return {
                pwned: window.pwned === undefined ? null : String(window.pwned),
                elements: list.querySelectorAll('script, img, svg, iframe, style, h1, b, i, math, \
                  details, input:not([type=checkbox]), a[href^=javascript]').length,
                bodyVisible: getComputedStyle(document.body).display !== 'none',
-             };",
-            vec![],
-        )
-        .await
-        .expect("inspect the page");
+             };")
+        .await;
     assert_eq!(
         injected["pwned"],
         serde_json::Value::Null,

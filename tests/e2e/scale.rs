@@ -26,24 +26,6 @@ fn json(out: &std::process::Output) -> Value {
     serde_json::from_slice(&out.stdout).expect("JSON from keyward-cli")
 }
 
-/// Presses `key` on whatever has focus.
-async fn press(app: &App, key: Key) {
-    app.client
-        .active_element()
-        .await
-        .expect("focused")
-        .send_keys(&String::from(char::from(key)))
-        .await
-        .expect("key press");
-}
-
-async fn js(app: &App, script: &str) -> Value {
-    app.client
-        .execute(script, vec![])
-        .await
-        .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
-}
-
 /// A page function `rows()` describing the rendered rows: how many, how many still loading,
 /// their heights, and which rows are in view (below the sticky header).
 const ROWS_FN: &str = "const rows = () => {
@@ -80,15 +62,14 @@ fn shows_count(text: &str, n: usize) -> bool {
     digits == n.to_string() && grouped
 }
 
-/// Runs `expression` with `rows()` defined.
 /// Asserts that every key row in the DOM has a name containing `needle` (ignoring case).
 async fn every_rendered_name_contains(app: &App, needle: &str) {
-    let names = js(
-        app,
-        "return [...document.querySelectorAll('tbody tr[data-key-id] .key-name-link')]
+    let names = app
+        .js(
+            "return [...document.querySelectorAll('tbody tr[data-key-id] .key-name-link')]
            .map((b) => b.textContent.trim());",
-    )
-    .await;
+        )
+        .await;
     for name in names.as_array().expect("names") {
         let name = name.as_str().expect("a name").to_lowercase();
         assert!(
@@ -98,8 +79,9 @@ async fn every_rendered_name_contains(app: &App, needle: &str) {
     }
 }
 
+/// Runs `expression` with `rows()` defined.
 async fn with_rows(app: &App, expression: &str) -> Value {
-    js(app, &format!("{ROWS_FN} return {expression};")).await
+    app.js(&format!("{ROWS_FN} return {expression};")).await
 }
 
 /// Polls `condition` (which may use `rows()`) until it holds.
@@ -264,8 +246,7 @@ async fn a_hundred_thousand_keys_scroll_and_search() {
     // From the keyboard: End goes to the last key, Home back to the first, loading on the way.
     let focused_row =
         "(document.activeElement.closest('tr[data-key-id]') || {dataset: {}}).dataset.row";
-    js(
-        &app,
+    app.js(
         "const rows = [...document.querySelectorAll('tbody tr[data-key-id]')];
          const box = document.querySelector('.table-wrap').getBoundingClientRect();
          rows.find((r) => r.getBoundingClientRect().top > box.top + 60)
@@ -273,7 +254,7 @@ async fn a_hundred_thousand_keys_scroll_and_search() {
          return null;",
     )
     .await;
-    press(&app, Key::End).await;
+    app.press(Key::End).await;
     until(
         &app,
         "End focuses the last key",
@@ -283,7 +264,7 @@ async fn a_hundred_thousand_keys_scroll_and_search() {
         ),
     )
     .await;
-    press(&app, Key::Home).await;
+    app.press(Key::Home).await;
     until(
         &app,
         "Home focuses the first key",
@@ -293,12 +274,9 @@ async fn a_hundred_thousand_keys_scroll_and_search() {
 
     // The wheel takes the focused row far out of the rendered rows, so its element goes: focus
     // stays on the list (not the page, where keys do nothing), and Down carries on from that row.
-    js(
-        &app,
-        &format!(
-            "document.querySelector('.table-wrap').scrollTop = {ROW_HEIGHT} * 400; return null;"
-        ),
-    )
+    app.js(&format!(
+        "document.querySelector('.table-wrap').scrollTop = {ROW_HEIGHT} * 400; return null;"
+    ))
     .await;
     until(
         &app,
@@ -307,7 +285,7 @@ async fn a_hundred_thousand_keys_scroll_and_search() {
          && document.activeElement === document.querySelector('.table-wrap')",
     )
     .await;
-    press(&app, Key::Down).await;
+    app.press(Key::Down).await;
     until(
         &app,
         "Down focuses the key after the one scrolled away",
@@ -334,11 +312,9 @@ async fn a_hundred_thousand_keys_scroll_and_search() {
     )
     .await;
     every_rendered_name_contains(&app, &needle).await;
-    let scrolled = js(
-        &app,
-        "return document.querySelector('.table-wrap').scrollTop;",
-    )
-    .await;
+    let scrolled = app
+        .js("return document.querySelector('.table-wrap').scrollTop;")
+        .await;
     assert_eq!(scrolled, 0, "a new search starts at the top");
     app.screenshot("33-scale-search").await;
 
@@ -355,9 +331,7 @@ async fn a_hundred_thousand_keys_scroll_and_search() {
     search.send_keys(&word).await.expect("type");
     app.text_until("#key-count", |t| shows_count(t, broad))
         .await;
-    js(
-        &app,
-        "const w = document.querySelector('.table-wrap'); w.scrollTop = w.scrollHeight; return null;",
+    app.js("const w = document.querySelector('.table-wrap'); w.scrollTop = w.scrollHeight; return null;",
     )
     .await;
     until(

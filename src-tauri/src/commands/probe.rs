@@ -14,9 +14,9 @@ pub fn mark_start() {
 
 /// Prints `keyward-ready-ms <ms since run() began> page-ms <ms since the page began loading>
 /// dom-ms <ms until its document and script had loaded> steps <command=sent-answered,…,frame=ms>`
-/// (each command's first call, and when the frame rendering the first page began) and quits, or stays open when the variable
-/// is `stay` (the benchmark then measures memory with the list on screen). The first minus the
-/// second is the native part: database, plugins, window.
+/// (each command's first call, and when the frame rendering the first page began) and quits, or
+/// stays open when the variable is `stay` (the benchmark then measures memory with the list on
+/// screen). The first minus the second is the native part: database, plugins, window.
 #[tauri::command]
 pub fn app_ready<R: tauri::Runtime>(
     app: tauri::AppHandle<R>,
