@@ -7,9 +7,12 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 # What building the Tauri app needs, and what the real-window tests need on top.
 BUILD_PACKAGES := libwebkit2gtk-4.1-dev build-essential curl wget file libxdo-dev libssl-dev \
                   libayatana-appindicator3-dev librsvg2-dev pkg-config
-TEST_PACKAGES := xvfb xauth xclip webkit2gtk-driver imagemagick dbus-daemon
+# nginx: the gateway test puts a real nginx (auth_request) in front of `keyward-cli serve`.
+TEST_PACKAGES := xvfb xauth xclip webkit2gtk-driver imagemagick dbus-daemon nginx
 
 UI_DEPS := ui/node_modules/.installed
+# Unkey's official SDK, which tests/gateway.rs points at `keyward-cli serve`.
+UNKEY_SDK_DEPS := tests/unkey-sdk/node_modules/.installed
 XVFB := xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp"
 # The Tauri CLI comes from npm (ui/package.json): prebuilt, seconds to install.
 TAURI := ui/node_modules/.bin/tauri
@@ -17,7 +20,7 @@ TAURI := ui/node_modules/.bin/tauri
 PACKAGE_SMOKE_PACKAGES := xvfb xauth imagemagick desktop-file-utils rpm
 
 .PHONY: help run test deps test-deps ui lint unit-tests integration-tests e2e-tests \
-        package package-smoke bench-startup
+        package package-smoke bench-startup bench-verify-server
 
 help:
 	@echo "make run    install what is missing, build, and open Keyward"
@@ -25,6 +28,7 @@ help:
 	@echo "make package        build the .deb and .rpm (target/release/bundle/)"
 	@echo "make package-smoke  build them, install the .deb here, launch it under Xvfb, screenshot it"
 	@echo "make bench-startup  time start-up against a bare Tauri window and measure memory"
+	@echo "make bench-verify-server  wrk: the verify server against a bare axum handler"
 
 deps:
 	@scripts/ensure-tools
@@ -36,6 +40,10 @@ test-deps: deps
 
 $(UI_DEPS): ui/package.json ui/package-lock.json
 	cd ui && npm ci --no-audit --no-fund
+	@touch $@
+
+$(UNKEY_SDK_DEPS): tests/unkey-sdk/package.json tests/unkey-sdk/package-lock.json
+	cd tests/unkey-sdk && npm ci --no-audit --no-fund
 	@touch $@
 
 # The app embeds ui/dist at compile time, so the UI is built before any cargo build of the app.
@@ -57,7 +65,7 @@ unit-tests: ui
 	@git diff --quiet -- ui/src/bindings || { git diff --stat -- ui/src/bindings; \
 	  echo "ui/src/bindings changed when regenerated from Rust: commit the new files." >&2; exit 1; }
 
-integration-tests: ui
+integration-tests: ui $(UNKEY_SDK_DEPS)
 	cargo build --workspace
 	cargo test --test tests
 
@@ -72,7 +80,9 @@ test: test-deps
 # UI (the CLI runs it in ui/, where it finds package.json), so a plain `tauri build` works too.
 # The npm registry here stops at @tauri-apps/plugin-clipboard-manager 2.3.3 while the crate is
 # 2.5: the JS side only sends `write_text`, unchanged between them, so the CLI's check is waived.
+# The packages ship keyward-cli (and its systemd unit) beside the app: build it first.
 package: deps $(UI_DEPS)
+	cargo build --release -p keyward-cli
 	$(TAURI) build --bundles deb,rpm --ignore-version-mismatches
 	@ls -l target/release/bundle/deb/*.deb target/release/bundle/rpm/*.rpm
 
@@ -84,3 +94,7 @@ package-smoke: package
 bench-startup: deps $(UI_DEPS)
 	@scripts/ensure-apt xvfb xauth dbus-daemon xdotool
 	scripts/bench-startup
+
+# The verify server against a bare axum handler with wrk on loopback (BENCHMARKS.md, "Verify server").
+bench-verify-server: deps
+	scripts/bench-verify-server

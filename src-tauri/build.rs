@@ -4,6 +4,7 @@ const COMMANDS: &[&str] = &[
     "app_info",
     "list_keys",
     "get_key",
+    "check_name",
     "create_key",
     "revoke_keys",
     "delete_keys",
@@ -13,6 +14,12 @@ const COMMANDS: &[&str] = &[
     "list_owners",
     "create_owner",
     "rename_owner",
+    "list_plans",
+    "create_plan",
+    "update_plan",
+    "delete_plan",
+    "set_default_plan",
+    "get_quota_usage",
     "get_settings",
     "update_settings",
     "audit_page",
@@ -20,6 +27,10 @@ const COMMANDS: &[&str] = &[
     "app_ready",
     "quit_app",
     "secret_on_screen",
+    "check_listen",
+    "start_server",
+    "stop_server",
+    "server_status",
 ];
 
 fn main() {

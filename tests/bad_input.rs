@@ -3,30 +3,10 @@
 //! is stored: the keys and the whole audit log are the same afterwards.
 
 use std::path::Path;
-use std::process::Output;
 
-use keyward_core::{AuditEvent, KeySummary, ListQuery, Store, MAX_PAGE_SIZE};
+use keyward_core::{KeySummary, Store};
 
-use crate::util::{cli, stdout, temp_db};
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-async fn state(db: &Path) -> (Vec<KeySummary>, Vec<AuditEvent>) {
-    let store = Store::open(db).await.expect("open");
-    let keys = store
-        .list_keys(&ListQuery {
-            limit: MAX_PAGE_SIZE,
-            ..ListQuery::default()
-        })
-        .await
-        .expect("list")
-        .keys;
-    let events = store.audit_events(None).await.expect("audit");
-    store.close().await;
-    (keys, events)
-}
+use crate::util::{cli, keys_and_audit, stderr, stdout, temp_db};
 
 fn create_ok(db: &Path, name: &str) -> String {
     let out = cli(
@@ -58,7 +38,7 @@ async fn invalid_input_is_refused_with_a_reason_and_leaves_nothing_behind() {
     assert!(cli(&db, &["owners", "create", "Alice"]).status.success());
     let token = create_ok(&db, "existing");
     let id = token.split('_').nth(1).expect("id").to_owned();
-    let before = state(&db).await;
+    let before = keys_and_audit(&db).await;
     assert_eq!(before.0.len(), 1);
 
     let long = "x".repeat(51);
@@ -208,7 +188,7 @@ async fn invalid_input_is_refused_with_a_reason_and_leaves_nothing_behind() {
             "{args:?} printed on stdout: {out:?}"
         );
         assert_eq!(
-            state(&db).await,
+            keys_and_audit(&db).await,
             before,
             "{args:?} changed the keys or the audit log"
         );
@@ -254,7 +234,11 @@ async fn invalid_input_is_refused_with_a_reason_and_leaves_nothing_behind() {
         assert_eq!(json.status.code(), Some(1), "{bad:?}: {json:?}");
         assert_eq!(stdout(&json), r#"{"verdict":"MALFORMED"}"#, "{bad:?}");
     }
-    assert_eq!(state(&db).await, before, "verify changed something");
+    assert_eq!(
+        keys_and_audit(&db).await,
+        before,
+        "verify changed something"
+    );
 }
 
 /// Names that look dangerous but are valid are stored exactly as typed and listed back verbatim.
@@ -364,5 +348,121 @@ fn arbitrary_expiry_arguments_never_panic() {
     eprintln!(
         "arbitrary expiries: {} accepted, {} refused",
         codes[0], codes[2]
+    );
+}
+
+/// Every numeric argument at u32 and i64 extremes: never a panic (exit 101). Out of the argument's
+/// type or range: exit 2 with words, nothing changed. In range however large: a sensible answer
+/// (expiring within 4294967295 days is every key that expires at all).
+#[tokio::test]
+async fn numeric_arguments_at_their_extremes_never_panic() {
+    let (_dir, db) = temp_db();
+    let expiring = create_ok(&db, "expiring");
+    let expiring_id = expiring.split('_').nth(1).expect("id").to_owned();
+    let never = cli(
+        &db,
+        &["keys", "create", "--name", "forever", "--expires", "never"],
+    );
+    assert_eq!(never.status.code(), Some(0), "{never:?}");
+    let before = keys_and_audit(&db).await;
+
+    let listed = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["--json", "keys", "list"];
+        all.extend_from_slice(args);
+        let out = cli(&db, &all);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        let keys: Vec<KeySummary> = serde_json::from_str(&stdout(&out)).expect("json");
+        keys.into_iter().map(|k| k.name).collect()
+    };
+    for days in ["4294967295", "100000000", "95000000", "3650"] {
+        assert_eq!(
+            listed(&["--expiring-within", days]),
+            ["expiring"],
+            "expiring within {days} days"
+        );
+    }
+    assert!(listed(&["--expiring-within", "0"]).is_empty());
+    assert_eq!(listed(&["--limit", "4294967295"]).len(), 2);
+    assert_eq!(listed(&["--limit", "1"]).len(), 1);
+    assert!(listed(&["--limit", "0"]).is_empty());
+    let text = cli(&db, &["keys", "list", "--expiring-within", "4294967295"]);
+    assert_eq!(text.status.code(), Some(0), "{}", stderr(&text));
+    assert!(stdout(&text).contains(&expiring_id), "{}", stdout(&text));
+
+    let refused: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["keys", "list", "--expiring-within", "4294967296"],
+            "invalid value",
+        ),
+        (
+            vec!["keys", "list", "--expiring-within", "9223372036854775807"],
+            "invalid value",
+        ),
+        (
+            vec!["keys", "list", "--expiring-within=-9223372036854775808"],
+            "invalid value",
+        ),
+        (
+            vec!["keys", "list", "--expiring-within=-1"],
+            "invalid value",
+        ),
+        (
+            vec!["keys", "list", "--limit", "4294967296"],
+            "invalid value",
+        ),
+        (
+            vec!["keys", "list", "--limit", "18446744073709551616"],
+            "invalid value",
+        ),
+        (vec!["keys", "list", "--limit=-1"], "invalid value"),
+        (
+            vec!["keys", "create", "--name", "x", "--expires=4294967295d"],
+            "between 1 and 3650 days",
+        ),
+        (
+            vec!["keys", "create", "--name", "x", "--expires=3651d"],
+            "between 1 and 3650 days",
+        ),
+        (
+            vec!["keys", "create", "--name", "x", "--expires=4294967296d"],
+            "is not a number of days",
+        ),
+        (
+            vec![
+                "keys",
+                "create",
+                "--name",
+                "x",
+                "--expires=9223372036854775807d",
+            ],
+            "is not a number of days",
+        ),
+        (
+            vec!["keys", "create", "--name", "x", "--expires=9999-12-31"],
+            "within 10 years",
+        ),
+        (
+            vec!["dev", "seed", "--count", "4294967295"],
+            "invalid value",
+        ),
+        (vec!["dev", "seed", "--count", "10000001"], "invalid value"),
+        (vec!["dev", "seed", "--count", "0"], "invalid value"),
+        (
+            vec!["dev", "seed", "--count=-9223372036854775808"],
+            "invalid value",
+        ),
+    ];
+    for (args, why) in &refused {
+        let out = cli(&db, args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(why), "{args:?}: expected {why:?} in {err:?}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(stdout(&out).is_empty(), "{args:?}: {out:?}");
+    }
+    assert_eq!(
+        keys_and_audit(&db).await,
+        before,
+        "a refusal changed something"
     );
 }

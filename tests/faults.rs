@@ -12,11 +12,7 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use crate::fault_setup::{fill_disk, settle, Immutable, Mounted, WriteLockHolder};
-use crate::util::{cli, stdout, temp_db};
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).trim().to_owned()
-}
+use crate::util::{cli, stderr, stdout, temp_db};
 
 /// Asserts exit 2 and a `keyward-cli: ` message containing every one of `words`.
 fn assert_broken(output: &Output, words: &[&str]) {

@@ -53,7 +53,7 @@ impl From<keyward_core::Error> for IpcError {
             // only the words are more helpful than the generic ones.
             E::TryAgain(message) => Self::new(ErrorKind::Internal, message),
             other => {
-                eprintln!("keyward: {other}");
+                crate::log(&other);
                 Self::new(
                     ErrorKind::Internal,
                     "Something went wrong while saving or reading keys. Nothing was changed; \

@@ -1,5 +1,9 @@
 //! The desktop shell: opens the store, registers the commands, runs the window.
 
+// The app logs through `log`, which never panics; `eprintln!` panics when standard error cannot
+// be written (a launcher that closed it, a full disk).
+#![deny(clippy::print_stderr)]
+
 pub mod commands;
 mod error;
 mod state;
@@ -9,6 +13,13 @@ use tauri::{Manager, RunEvent};
 
 pub use error::{ErrorKind, IpcError};
 pub use state::AppState;
+
+/// Writes one line of the app's log to standard error. A standard error that cannot be written
+/// loses the line; the app carries on.
+pub(crate) fn log(message: impl std::fmt::Display) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "keyward: {message}");
+}
 
 /// `KEYWARD_CLIPBOARD_CLEAR_SECS` replaces the clipboard delay from Settings, so the real-window
 /// tests need not wait 30 s.
@@ -31,7 +42,7 @@ pub async fn open_state() -> AppState {
         Ok(()) => Store::open(&location.path).await.map_err(|e| e.to_string()),
     };
     if let Err(reason) = &store {
-        eprintln!("keyward: {reason}");
+        log(reason);
     }
     AppState::new(store, location, clipboard_clear_override())
 }
@@ -48,6 +59,7 @@ pub fn builder<R: tauri::Runtime>(base: tauri::Builder<R>, state: AppState) -> t
             commands::app::secret_on_screen,
             commands::keys::list_keys,
             commands::keys::get_key,
+            commands::keys::check_name,
             commands::keys::create_key,
             commands::keys::revoke_keys,
             commands::keys::delete_keys,
@@ -56,12 +68,22 @@ pub fn builder<R: tauri::Runtime>(base: tauri::Builder<R>, state: AppState) -> t
             commands::owners::list_owners,
             commands::owners::create_owner,
             commands::owners::rename_owner,
+            commands::plans::list_plans,
+            commands::plans::create_plan,
+            commands::plans::update_plan,
+            commands::plans::delete_plan,
+            commands::plans::set_default_plan,
+            commands::plans::get_quota_usage,
             commands::settings::get_settings,
             commands::settings::update_settings,
             commands::audit::audit_page,
             commands::audit::export_audit,
             commands::clipboard::clipboard_copied,
             commands::probe::app_ready,
+            commands::server::check_listen,
+            commands::server::start_server,
+            commands::server::stop_server,
+            commands::server::server_status,
         ])
 }
 
@@ -104,7 +126,7 @@ fn remember_window_soon<R: tauri::Runtime>(app: &tauri::AppHandle<R>) {
         tokio::time::sleep(std::time::Duration::from_millis(400)).await;
         PENDING.store(false, Ordering::SeqCst);
         if let Err(e) = app.save_window_state(StateFlags::all()) {
-            eprintln!("keyward: could not remember the window size: {e}");
+            log(format_args!("could not remember the window size: {e}"));
         }
     });
 }
@@ -120,7 +142,7 @@ async fn exit_on_termination_signal<R: tauri::Runtime>(app: tauri::AppHandle<R>)
         signal(SignalKind::interrupt()),
         signal(SignalKind::hangup()),
     ) else {
-        eprintln!("keyward: cannot watch for termination signals");
+        log("cannot watch for termination signals");
         return;
     };
     tokio::select! {
@@ -152,22 +174,28 @@ pub fn run() {
                 api.prevent_close();
                 ask_before_closing_on_a_secret(window);
             }
+            // The server started from the Server screen lives no longer than the window.
+            tauri::WindowEvent::Destroyed if window.label() == "main" => {
+                commands::server::stop_on_exit(window.app_handle());
+            }
             _ => {}
         });
     let app = match builder(base, state).build(context()) {
         Ok(app) => app,
         Err(e) => {
-            eprintln!("keyward: the window could not be created: {e}");
+            log(format_args!("the window could not be created: {e}"));
             return;
         }
     };
     #[cfg(unix)]
     tauri::async_runtime::spawn(exit_on_termination_signal(app.handle().clone()));
     // On ExitRequested, not Exit: the clipboard plugin drops its clipboard on Exit, before this
-    // handler would run. Keyward never cancels an exit, so every quit passes here.
+    // handler would run. Keyward never cancels an exit, so every quit passes here. A server
+    // started from the app stops here too, gracefully: requests in flight finish.
     app.run(|handle, event| {
         if let RunEvent::ExitRequested { .. } = event {
             commands::clipboard::clear_if_secret(handle);
+            commands::server::stop_on_exit(handle);
         }
     });
 }

@@ -12,4 +12,6 @@ mod faults;
 mod flows;
 mod instance;
 mod payloads;
+mod plans;
 mod scale;
+mod server;

@@ -6,7 +6,7 @@ import type { AppInfo } from './bindings/AppInfo';
 import type { KeySummary } from './bindings/KeySummary';
 import type { ListQuery } from './bindings/ListQuery';
 import App from './App.svelte';
-import { INFO, makeKey, TOKEN } from './test/fixtures';
+import { INFO, makeKey, TOKEN, UNLIMITED } from './test/fixtures';
 
 type Handler = (cmd: string, args: Record<string, unknown>) => unknown;
 
@@ -25,6 +25,8 @@ function backend(initial: KeySummary[], info: AppInfo = INFO, extra?: Handler) {
         return info;
       case 'list_owners':
         return [];
+      case 'list_plans':
+        return [UNLIMITED];
       case 'get_settings':
         return {
           default_expiry_days: 90,

@@ -47,14 +47,24 @@ pub enum Error {
     /// Any other SQLite failure. Failures a person can act on become [`Error::TryAgain`]
     /// (busy, full disk) or [`Error::Unavailable`] (read-only, damaged, disk I/O) instead; see
     /// [`From<sqlx::Error>`].
-    #[error("The key database failed: {0}")]
+    #[error("The key database failed ({}); nothing was changed.", database_words(.0))]
     Database(sqlx::Error),
-
-    #[error("The key database could not be brought up to date: {0}")]
-    Migration(#[from] sqlx::migrate::MigrateError),
 
     #[error("Hashing the key failed: {0}")]
     Hashing(String),
+}
+
+/// What SQLite said, without sqlx's framing ("error returned from database: (code: 1) …"):
+/// the message is for a person, the code is of no use to one.
+fn database_words(error: &sqlx::Error) -> String {
+    match error {
+        sqlx::Error::Database(e) => e.message().trim_end_matches('.').to_owned(),
+        sqlx::Error::Io(e) => e.to_string(),
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
+            "it did not answer in time".to_owned()
+        }
+        _ => "an unexpected error".to_owned(),
+    }
 }
 
 /// The primary SQLite result code (`SQLITE_BUSY` = 5, …) of a database error, if it has one.

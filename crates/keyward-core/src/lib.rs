@@ -4,13 +4,17 @@
 //! - [`hash`]: argon2id hashing of secrets.
 //! - [`store`]: the SQLite file: keys, verification and the audit log.
 //! - [`models`]: the types shared with the CLI and, through ts-rs, with the UI.
+//! - [`plans`]: usage plans (rate, burst, quota) and their periods.
 
 pub mod clock;
 pub mod error;
 pub mod hash;
 pub mod models;
+pub mod names;
 pub mod paths;
+pub mod plans;
 pub mod secret;
+pub mod servers;
 pub mod store;
 pub mod token;
 
@@ -18,6 +22,9 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, Result};
 pub use models::*;
 pub use paths::{resolve_db_location, DbLocation};
+pub use plans::{
+    validate_limits, NewPlan, Plan, PlanLimits, Quota, QuotaPeriod, QuotaUsage, UNLIMITED_PLAN,
+};
 pub use secret::{fingerprint, Fingerprint, SecretToken};
 pub use store::{
     audit_csv, current_os_user, validate_settings, ListQueryPlan, SeedReport, Store, StoreOptions,

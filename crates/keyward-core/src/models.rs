@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::error::{Error, Result};
+use crate::names::{self, Refusal};
 use crate::secret::{serialize_exposed, SecretToken};
 
 pub const NAME_MAX_CHARS: usize = 50;
@@ -130,44 +131,46 @@ fn latest_expiry(now: DateTime<Utc>) -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
-/// Characters that make a name display differently from what it is (bidirectional overrides,
-/// zero-width joiners and marks), so a name can't impersonate another in the list.
-fn is_deceptive(c: char) -> bool {
-    matches!(c,
-        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
-        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}'
-        | '\u{FFF9}'..='\u{FFFB}' | '\u{E0000}'..='\u{E007F}')
-}
-
-/// Control characters, plus the Unicode line and paragraph separators, which break a line too.
-fn is_control_or_line_break(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')
-}
-
-/// Trims and checks a key name: 1–50 characters, no control or invisible characters.
+/// Checks a key name and returns it in the form it is stored in: the characters
+/// [`crate::names`] refuses are refused, blank runs become one space, the ends are trimmed, and
+/// the text is normalised to NFC (then it must be 1–50 characters, with one visible).
 pub fn validate_name(raw: &str) -> Result<String> {
-    let name = raw.trim();
-    let count = name.chars().count();
-    if count == 0 {
+    let trimmed = raw.trim_matches(names::is_blank);
+    if trimmed.is_empty() {
         return Err(Error::InvalidInput("Give the key a name.".into()));
     }
+    let name = names::canonical(trimmed);
+    // Checked as typed (a tab would be a space by now) and as stored (NFC can move a mark away
+    // from a joiner). The message for the first kind found, controls first: they are the
+    // likelier mistake.
+    let refused = [names::refusal_in(trimmed), names::refusal_in(&name)];
+    if let Some(why) = refused.into_iter().flatten().min() {
+        let message = match why {
+            Refusal::Control => {
+                "The name contains a control character (such as a tab or a line break); remove it."
+            }
+            Refusal::Invisible => {
+                "The name contains an invisible or text-direction character; remove it."
+            }
+            Refusal::Unassigned => {
+                "The name contains a private-use or unassigned character, which may show \
+                 differently on each computer or not at all; remove it."
+            }
+        };
+        return Err(Error::InvalidInput(message.into()));
+    }
+    let count = name.chars().count();
     if count > NAME_MAX_CHARS {
         return Err(Error::InvalidInput(format!(
             "The name is {count} characters long; use at most {NAME_MAX_CHARS}."
         )));
     }
-    if name.chars().any(is_control_or_line_break) {
+    if !name.chars().any(names::is_visible) {
         return Err(Error::InvalidInput(
-            "The name contains a control character (such as a tab or a line break); remove it."
-                .into(),
+            "The name has no visible letter, digit or symbol; add one.".into(),
         ));
     }
-    if name.chars().any(is_deceptive) {
-        return Err(Error::InvalidInput(
-            "The name contains an invisible or text-direction character; remove it.".into(),
-        ));
-    }
-    Ok(name.to_owned())
+    Ok(name)
 }
 
 fn yes() -> bool {
@@ -196,6 +199,10 @@ pub struct NewKey {
     /// Create even if the owner is at the active-key limit. Written to the audit log.
     #[serde(default)]
     pub override_limit: bool,
+    /// The usage plan's name; `None` is the default plan (a setting).
+    #[serde(default)]
+    #[ts(optional)]
+    pub plan: Option<String>,
 }
 
 impl NewKey {
@@ -210,6 +217,7 @@ impl NewKey {
             track_usage: true,
             expiry: ExpiryChoice::default(),
             override_limit: false,
+            plan: None,
         }
     }
 
@@ -245,6 +253,9 @@ pub struct KeyUpdate {
     /// Allow moving the key to an owner who is at the active-key limit.
     #[serde(default)]
     pub override_limit: bool,
+    /// Another usage plan, by name.
+    #[serde(default)]
+    pub plan: Option<String>,
 }
 
 /// A person or service that keys belong to.
@@ -280,10 +291,19 @@ impl Default for Settings {
             clipboard_clear_seconds: DEFAULT_CLIPBOARD_CLEAR_SECONDS,
             key_prefix: crate::token::DEFAULT_PREFIX.to_owned(),
             owner_key_limit: DEFAULT_OWNER_KEY_LIMIT,
-            scope_catalogue: vec!["read".into(), "write".into(), "models:chat".into()],
+            scope_catalogue: vec![
+                VERIFY_SCOPE.into(),
+                "models:chat".into(),
+                "read".into(),
+                "write".into(),
+            ],
         }
     }
 }
+
+/// The scope a service's own key needs to ask the verify server about other keys. Always in the
+/// catalogue: an admin gives it to the service's key.
+pub const VERIFY_SCOPE: &str = "keyward:verify";
 
 /// Checks a scope name: 1–64 of letters, digits and `:._-`, e.g. `models:chat`.
 pub fn validate_scope(scope: &str) -> Result<()> {
@@ -310,6 +330,47 @@ pub fn validate_owner_name(raw: &str) -> Result<String> {
     })
 }
 
+/// What the UI shows next to a name field as it is typed: the core's own answer, so the rule
+/// lives only here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct NameCheck {
+    /// Why the name would be refused, in the words [`validate_name`] (or
+    /// [`validate_owner_name`]) would use; none when it is fine.
+    pub problem: Option<String>,
+    /// The name in the form it would be stored in ([`names::canonical`]): compare this, not
+    /// what was typed, with a stored name.
+    pub name: String,
+    /// Characters in that form (Unicode scalar values, as the limit counts them).
+    pub length: u32,
+    /// The most characters a name may have.
+    pub max: u32,
+}
+
+impl NameCheck {
+    /// Checks a key name.
+    pub fn key(raw: &str) -> Self {
+        Self::from(raw, validate_name(raw))
+    }
+
+    /// Checks an owner name.
+    pub fn owner(raw: &str) -> Self {
+        Self::from(raw, validate_owner_name(raw))
+    }
+
+    fn from(raw: &str, checked: Result<String>) -> Self {
+        let name = checked
+            .as_ref()
+            .map_or_else(|_| names::canonical(raw), Clone::clone);
+        Self {
+            problem: checked.err().map(|e| e.to_string()),
+            length: u32::try_from(name.chars().count()).unwrap_or(u32::MAX),
+            name,
+            max: NAME_MAX_CHARS as u32,
+        }
+    }
+}
+
 /// A key as lists and details show it. Never carries the secret or its hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export)]
@@ -331,6 +392,8 @@ pub struct KeySummary {
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
     pub last_used_at: Option<DateTime<Utc>>,
+    /// The usage plan's name.
+    pub plan: String,
 }
 
 /// The result of creating a key: the only time the full token leaves the core.
@@ -357,6 +420,10 @@ pub enum SortColumn {
     Status,
     Expires,
     LastUsed,
+    /// The key's quota count in its plan's current period; keys without one (no quota, no
+    /// check yet this period) count as 0. Equal counts above 0 are ordered by id alone, so that
+    /// a page is read in order from one index.
+    Usage,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
@@ -431,6 +498,9 @@ pub struct VerifiedKey {
     pub role: Role,
     pub scopes: Vec<String>,
     pub expires_at: Option<DateTime<Utc>>,
+    /// The key's usage plan, read in the same row as the key: the verify server enforces it.
+    pub plan: String,
+    pub limits: crate::plans::PlanLimits,
 }
 
 /// The answer to "may this key be used?". The first failing check wins, in this order.
@@ -544,6 +614,358 @@ mod tests {
         );
     }
 
+    /// Every code point whose General_Category is `category`, read from the Unicode data
+    /// directly (not through the rule under test).
+    fn chars_in(category: icu_properties::props::GeneralCategory) -> Vec<char> {
+        let categories =
+            icu_properties::CodePointMapData::<icu_properties::props::GeneralCategory>::new();
+        (0..=0x10FFFF_u32)
+            .filter_map(char::from_u32)
+            .filter(|&c| categories.get(c) == category)
+            .collect()
+    }
+
+    /// Asserts `c` is refused inside, before and after a name, for keys and owners alike, with a
+    /// message containing `why`.
+    fn assert_refused_everywhere(c: char, why: &str) {
+        for raw in [
+            format!("ali{c}ce"),
+            format!("{c}alice"),
+            format!("alice{c}"),
+        ] {
+            for (kind, result) in [
+                ("key", validate_name(&raw)),
+                ("owner", validate_owner_name(&raw)),
+            ] {
+                match result {
+                    Err(Error::InvalidInput(message)) => assert!(
+                        message.contains(why),
+                        "{kind} name {raw:?} (U+{:04X}): {message}",
+                        u32::from(c)
+                    ),
+                    other => panic!(
+                        "{kind} name {raw:?} (U+{:04X}) gave {other:?}",
+                        u32::from(c)
+                    ),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_format_character_is_refused() {
+        use icu_properties::props::GeneralCategory as Gc;
+        let format = chars_in(Gc::Format);
+        // The issue counted 163; newer Unicode versions add more.
+        assert!(format.len() >= 160, "only {} Cf characters", format.len());
+        for c in format {
+            assert_refused_everywhere(c, "invisible or text-direction");
+        }
+    }
+
+    #[test]
+    fn every_control_separator_private_and_unassigned_character_is_refused() {
+        use icu_properties::props::GeneralCategory as Gc;
+        // Edge blanks are trimmed, so test the controls that are White_Space (tab, line feed,
+        // U+0085, U+2028...) inside a name only.
+        for category in [Gc::Control, Gc::LineSeparator, Gc::ParagraphSeparator] {
+            for c in chars_in(category) {
+                let raw = format!("ali{c}ce");
+                let message = validate_name(&raw).expect_err(&raw).to_string();
+                assert!(message.contains("control character"), "{raw:?}: {message}");
+                assert!(validate_owner_name(&raw).is_err(), "{raw:?}");
+            }
+        }
+        for category in [Gc::PrivateUse, Gc::Unassigned] {
+            let chars = chars_in(category);
+            assert!(chars.len() > 100_000, "{category:?}: {}", chars.len());
+            // Unassigned code points in the default-ignorable ranges are refused as invisible.
+            let ignorable = icu_properties::CodePointSetData::new::<
+                icu_properties::props::DefaultIgnorableCodePoint,
+            >();
+            // Over 900,000 code points, most of them in whole unassigned planes: every one of a
+            // run of up to 4,096, and in longer runs both ends and every 4,096th.
+            let mut i = 0;
+            while i < chars.len() {
+                let start = i;
+                while i + 1 < chars.len() && u32::from(chars[i + 1]) == u32::from(chars[i]) + 1 {
+                    i += 1;
+                }
+                let run = &chars[start..=i];
+                i += 1;
+                let sampled: Vec<char> = if run.len() <= 4096 {
+                    run.to_vec()
+                } else {
+                    run.iter()
+                        .step_by(4096)
+                        .chain(run.last())
+                        .copied()
+                        .collect()
+                };
+                for c in sampled {
+                    let why = if ignorable.contains(c) {
+                        "invisible"
+                    } else {
+                        "private-use or unassigned"
+                    };
+                    assert_refused_everywhere(c, why);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_default_ignorable_character_is_refused() {
+        let ignorable = icu_properties::CodePointSetData::new::<
+            icu_properties::props::DefaultIgnorableCodePoint,
+        >();
+        let chars: Vec<char> = (0..=0x10FFFF_u32)
+            .filter_map(char::from_u32)
+            .filter(|&c| ignorable.contains(c))
+            .collect();
+        // Hangul fillers (letters), variation selectors and the grapheme joiner (marks) among them.
+        for c in [
+            '\u{115F}',
+            '\u{1160}',
+            '\u{3164}',
+            '\u{FFA0}',
+            '\u{FE0F}',
+            '\u{034F}',
+            '\u{E0100}',
+        ] {
+            assert!(chars.contains(&c), "U+{:04X}", u32::from(c));
+        }
+        for c in chars {
+            assert_refused_everywhere(c, "invisible");
+        }
+    }
+
+    /// Neighbours where U+200C, U+200D or U+FE0F may stand: Persian letters that join, a
+    /// virama, emoji.
+    const JOINING_PLACES: [(&str, &str); 4] = [
+        ("\u{645}\u{6CC}", "\u{62E}\u{648}\u{627}\u{647}\u{645}"),
+        ("\u{915}\u{94D}", "\u{937}"),
+        ("\u{1F468}", "\u{1F469}"),
+        ("\u{2764}", " team"),
+    ];
+
+    #[test]
+    fn no_other_invisible_character_is_allowed_where_joiners_are() {
+        let contextual = [names::ZWNJ, names::ZWJ, names::EMOJI_STYLE];
+        let invisible: Vec<char> = (0..=0x10FFFF_u32)
+            .filter_map(char::from_u32)
+            .filter(|&c| names::refusal(c) == Some(Refusal::Invisible))
+            .filter(|c| !contextual.contains(c))
+            .collect();
+        // Cf and the default ignorables: over 4,000, most of them unassigned tags and selectors.
+        assert!(invisible.len() > 4000, "only {}", invisible.len());
+        for c in invisible {
+            for (before, after) in JOINING_PLACES {
+                let raw = format!("{before}{c}{after}");
+                let message = validate_name(&raw).expect_err(&raw).to_string();
+                assert!(
+                    message.contains("invisible or text-direction"),
+                    "{raw:?} (U+{:04X}): {message}",
+                    u32::from(c)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn joiners_and_selectors_where_they_belong_are_kept() {
+        for fine in [
+            // Persian "I want": ZWNJ keeps YEH (Joining_Type D) from joining KHAH (D).
+            "\u{645}\u{6CC}\u{200C}\u{62E}\u{648}\u{627}\u{647}\u{645}",
+            // The name Alireza: YEH (D), ZWNJ, REH (R).
+            "\u{639}\u{644}\u{6CC}\u{200C}\u{631}\u{636}\u{627}",
+            // Transparent marks (fatha) on either side of the ZWNJ.
+            "\u{6CC}\u{64E}\u{200C}\u{64E}\u{62E}",
+            // Hindi after a virama: ZWJ asks for the half form, ZWNJ keeps the virama visible.
+            "\u{915}\u{94D}\u{200D}\u{937}",
+            "\u{915}\u{94D}\u{200C}\u{937}",
+            // Emoji: a heart in emoji style, a family, two flags, a coder with a skin tone, a
+            // thumbs-up with one, a keycap.
+            "\u{2764}\u{FE0F}",
+            "I \u{2764}\u{FE0F} keys",
+            "\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}",
+            "\u{1F3F3}\u{FE0F}\u{200D}\u{1F308}",
+            "\u{1F3F3}\u{FE0F}\u{200D}\u{26A7}\u{FE0F}",
+            "\u{1F469}\u{1F3FD}\u{200D}\u{1F4BB} dev",
+            "\u{1F44D}\u{1F3FD}",
+            "#\u{FE0F}\u{20E3} on call",
+        ] {
+            assert_eq!(validate_name(fine).expect(fine), fine);
+            assert_eq!(validate_owner_name(fine).expect(fine), fine);
+        }
+    }
+
+    #[test]
+    fn joiners_and_selectors_out_of_place_are_refused() {
+        for bad in [
+            // Latin letters neither join, nor are a virama, nor emoji: "alice" stays "alice".
+            "ali\u{200C}ce",
+            "ali\u{200D}ce",
+            "ali\u{FE0F}ce",
+            "alice\u{FE0F}",
+            // At the start or the end.
+            "\u{200C}\u{645}\u{6CC}",
+            "\u{645}\u{6CC}\u{200C}",
+            "\u{200D}\u{1F469}",
+            "\u{1F468}\u{200D}",
+            "\u{FE0F}\u{2764}",
+            // Doubled.
+            "\u{645}\u{6CC}\u{200C}\u{200C}\u{62E}",
+            "\u{915}\u{94D}\u{200D}\u{200D}\u{937}",
+            "\u{915}\u{94D}\u{200C}\u{200C}\u{937}",
+            "\u{1F468}\u{200D}\u{200D}\u{1F469}",
+            "\u{2764}\u{FE0F}\u{FE0F}",
+            // Next to a letter that does not join that way, or between Latin and emoji.
+            "\u{6CC}\u{200C}a",
+            "a\u{200C}\u{62E}",
+            "\u{648}\u{200C}\u{62E}",
+            "a\u{200D}\u{1F469}",
+            "\u{1F469}\u{200D}a",
+            // ZWJ between Persian letters: only a virama or emoji take it.
+            "\u{6CC}\u{200D}\u{62E}",
+            // Where the selector changes nothing: after an emoji already shown as one, after a
+            // digit outside a keycap; and the text selector, which is never allowed.
+            "\u{1F600}\u{FE0F}",
+            "key 1\u{FE0F}",
+            "\u{2764}\u{FE0E}",
+            "\u{231A}\u{FE0E}",
+            // Tag sequences, even the flag of England.
+            "\u{1F3F4}\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}",
+            // NFC moves the accent between the virama and the joiner.
+            "\u{915}\u{301}\u{94D}\u{200D}\u{937}",
+        ] {
+            for result in [validate_name(bad), validate_owner_name(bad)] {
+                match result {
+                    Err(Error::InvalidInput(message)) => assert!(
+                        message.contains("invisible or text-direction"),
+                        "{bad:?}: {message}"
+                    ),
+                    other => panic!("{bad:?} gave {other:?}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn emoji_style_follows_exactly_the_characters_unicode_lists_with_it() {
+        // Basic_Emoji (emoji-sequences.txt) lists each character that takes U+FE0F; keycaps
+        // (Emoji_Keycap_Sequence there) are 0-9, '#' and '*' with it and U+20E3.
+        let basic = icu_properties::EmojiSetData::new::<icu_properties::props::BasicEmoji>();
+        let mut takes_it = 0;
+        for c in (0..=0x10FFFF_u32).filter_map(char::from_u32) {
+            if names::refusal(c).is_some() {
+                continue;
+            }
+            let styled = format!("{c}{}", names::EMOJI_STYLE);
+            let listed = basic.contains_str(&styled);
+            takes_it += usize::from(listed);
+            assert_eq!(
+                names::refusal_in(&styled).is_none(),
+                listed,
+                "U+{:04X}",
+                u32::from(c)
+            );
+            let keycap = format!("{styled}\u{20E3}");
+            assert_eq!(
+                names::refusal_in(&keycap).is_none(),
+                listed || "0123456789#*".contains(c),
+                "U+{:04X} keycap",
+                u32::from(c)
+            );
+        }
+        assert!(takes_it > 200, "only {takes_it}");
+    }
+
+    #[test]
+    fn names_that_display_blank_are_refused() {
+        for blank in [
+            "\u{2800}",
+            "\u{2800}\u{2800}\u{2800}",
+            "\u{00A0}",
+            "\u{3000}",
+            " \u{2007}\u{202F}\u{205F} ",
+            "\u{3164}",
+            "\u{115F}\u{1160}",
+            "\u{FFA0}",
+            "\u{0301}",
+            "\u{2800}\u{20DD}\u{2800}",
+            // A virama with the joiner it allows shows nothing by itself.
+            "\u{94D}\u{200D}",
+            "\u{94D}\u{200C}",
+        ] {
+            assert!(validate_name(blank).is_err(), "{blank:?} accepted");
+            assert!(validate_owner_name(blank).is_err(), "{blank:?} accepted");
+        }
+    }
+
+    #[test]
+    fn blanks_become_one_space_and_accents_are_composed() {
+        assert_eq!(validate_name("alice\u{2800}").expect("valid"), "alice");
+        assert_eq!(
+            validate_name("\u{3000}alice\u{00A0}").expect("valid"),
+            "alice"
+        );
+        assert_eq!(
+            validate_name("build\u{00A0}\u{3000}  \u{2800}server").expect("valid"),
+            "build server"
+        );
+        let composed = validate_name("Jos\u{E9}").expect("valid");
+        assert_eq!(composed, "Jos\u{E9}");
+        assert_eq!(validate_name("Jose\u{301}").expect("valid"), composed);
+        assert_eq!(validate_owner_name("Jose\u{301}").expect("valid"), composed);
+        // Length counts the composed form.
+        assert!(validate_name(&"e\u{301}".repeat(NAME_MAX_CHARS)).is_ok());
+        // Letters of every script, marks on a base, and plain emoji stay as they are.
+        for fine in [
+            "Ελληνικά",
+            "日本語のキー",
+            "हिन्दी",
+            "عربي",
+            "😀 bot",
+            "C#/.NET",
+            "Zo\u{EB}",
+            "a\u{20DD}",
+        ] {
+            assert_eq!(validate_name(fine).expect(fine), fine);
+        }
+    }
+
+    #[test]
+    fn a_name_check_gives_the_core_answer_and_the_stored_form() {
+        let fine = NameCheck::key("  Jose\u{301}  deploy ");
+        assert_eq!(
+            fine,
+            NameCheck {
+                problem: None,
+                name: "Jos\u{E9} deploy".into(),
+                length: 11,
+                max: 50,
+            }
+        );
+        let long = NameCheck::key(&"e\u{301}".repeat(51));
+        assert_eq!(long.length, 51);
+        assert_eq!(
+            long.problem.as_deref(),
+            Some("The name is 51 characters long; use at most 50.")
+        );
+        for raw in ["", "ali\u{200C}ce", "a\tb", "\u{2800}"] {
+            let message = validate_name(raw).expect_err(raw).to_string();
+            assert_eq!(NameCheck::key(raw).problem, Some(message), "{raw:?}");
+            let message = validate_owner_name(raw).expect_err(raw).to_string();
+            assert_eq!(NameCheck::owner(raw).problem, Some(message), "{raw:?}");
+        }
+        assert_eq!(
+            NameCheck::owner(" ").problem.as_deref(),
+            Some("Give the owner a name.")
+        );
+        assert_eq!(NameCheck::key("ali\u{200C}ce").length, 6);
+    }
+
     #[test]
     fn status_prefers_revoked_then_expired() {
         let now = Utc::now();
@@ -581,6 +1003,13 @@ mod tests {
             prop_oneof![
                 any::<String>(),
                 "[ a-zA-Z0-9<>&\"'/=\t\n\u{7}\u{202E}\u{200B}\u{FEFF}é漢😀]{0,60}",
+                // Blanks, combining accents, fillers and look-alike spaces.
+                "[ ae\u{301}\u{308}\u{A0}\u{2800}\u{3000}\u{3164}\u{FE0F}\u{E9}\u{20DD}]{0,60}",
+                // Joiners and selectors, with letters and emoji that take them and that do not.
+                concat!(
+                    "[ a1#\u{645}\u{6CC}\u{62E}\u{631}\u{64E}\u{915}\u{94D}\u{301}",
+                    "\u{200C}\u{200D}\u{FE0E}\u{FE0F}\u{20E3}❤😀👨👩\u{1F3FD}]{0,40}",
+                ),
                 "\\PC{0,70}",
             ]
         }
@@ -592,11 +1021,26 @@ mod tests {
             fn validate_name_never_panics_and_accepts_only_clean_bounded_names(raw in any_name()) {
                 match validate_name(&raw) {
                     Ok(name) => {
-                        prop_assert_eq!(name.as_str(), raw.trim());
+                        // The stored form of what was typed, and stable: checking it again
+                        // changes nothing.
+                        prop_assert_eq!(&name, &names::canonical(&raw));
+                        prop_assert_eq!(validate_name(&name).ok(), Some(name.clone()));
+                        prop_assert!(names::is_nfc(&name), "{:?}", name);
                         let count = name.chars().count();
                         prop_assert!((1..=NAME_MAX_CHARS).contains(&count), "{:?}", name);
+                        // Joiners and selectors only where they belong.
+                        prop_assert_eq!(names::refusal_in(&name), None, "{:?}", name);
                         prop_assert!(!name.chars().any(char::is_control), "{:?}", name);
-                        prop_assert!(!name.chars().any(is_deceptive), "{:?}", name);
+                        // Blanks only as single ASCII spaces between words.
+                        prop_assert!(
+                            !name.chars().any(|c| names::is_blank(c) && c != ' '),
+                            "{:?}", name
+                        );
+                        prop_assert!(
+                            !name.starts_with(' ') && !name.ends_with(' ') && !name.contains("  "),
+                            "{:?}", name
+                        );
+                        prop_assert!(name.chars().any(names::is_visible), "{:?}", name);
                     }
                     Err(Error::InvalidInput(message)) => prop_assert!(!message.is_empty()),
                     Err(other) => prop_assert!(false, "unexpected error kind: {other:?}"),

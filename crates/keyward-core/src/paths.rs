@@ -41,7 +41,12 @@ impl DbLocation {
     pub fn prepare(&self) -> std::io::Result<()> {
         match self.path.parent() {
             Some(parent) if self.is_default && !parent.as_os_str().is_empty() => {
-                std::fs::create_dir_all(parent)
+                // Owner-only, like the database in it.
+                let mut folder = std::fs::DirBuilder::new();
+                folder.recursive(true);
+                #[cfg(unix)]
+                std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
+                folder.create(parent)
             }
             _ => Ok(()),
         }

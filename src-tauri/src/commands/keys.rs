@@ -1,5 +1,6 @@
 use keyward_core::{
-    AuditEvent, CreatedKey, KeyPage, KeySummary, KeyUpdate, ListQuery, NewKey, RevokeOutcome,
+    AuditEvent, CreatedKey, KeyPage, KeySummary, KeyUpdate, ListQuery, NameCheck, NewKey,
+    RevokeOutcome,
 };
 use tauri::State;
 
@@ -14,6 +15,13 @@ pub async fn list_keys(state: State<'_, AppState>, query: ListQuery) -> IpcResul
 #[tauri::command]
 pub async fn get_key(state: State<'_, AppState>, id: String) -> IpcResult<KeySummary> {
     Ok(state.store()?.get_key(&id).await?)
+}
+
+/// The core's answer about a key name as it is typed (no store needed, so it answers even when
+/// the database cannot be opened).
+#[tauri::command]
+pub async fn check_name(name: String) -> NameCheck {
+    NameCheck::key(&name)
 }
 
 #[tauri::command]

@@ -5,5 +5,7 @@ pub mod audit;
 pub mod clipboard;
 pub mod keys;
 pub mod owners;
+pub mod plans;
 pub mod probe;
+pub mod server;
 pub mod settings;

@@ -1,7 +1,7 @@
 import { mockIPC } from '@tauri-apps/api/mocks';
 import { describe, expect, it } from 'vitest';
 import type { NewKey } from '../bindings/NewKey';
-import { copySecret, createKey, listKeys, toIpcError } from './index';
+import { checkName, copySecret, createKey, latestAnswer, listKeys, toIpcError } from './index';
 
 const NEW_KEY: NewKey = {
   name: 'x',
@@ -99,5 +99,33 @@ describe('api wrapper', () => {
     });
     await expect(copySecret('kw_abc_secret')).rejects.toMatchObject({ kind: 'internal' });
     expect(calls).not.toContain('clipboard_copied');
+  });
+
+  it('asks the core about a name with check_name', async () => {
+    const calls: [string, unknown][] = [];
+    mockIPC((cmd, args) => {
+      calls.push([cmd, args]);
+      return { problem: null, name: 'ci', length: 2, max: 50 };
+    });
+    await expect(checkName(' ci ')).resolves.toEqual({ problem: null, name: 'ci', length: 2, max: 50 });
+    expect(calls).toEqual([['check_name', { name: ' ci ' }]]);
+  });
+
+  it('delivers only the answer about the latest text', async () => {
+    const pending = new Map<string, { resolve: (v: string) => void; reject: (e: unknown) => void }>();
+    const check = (text: string) =>
+      new Promise<string>((resolve, reject) => pending.set(text, { resolve, reject }));
+    const answers: [string, string][] = [];
+    const ask = latestAnswer(check, (answer, text) => answers.push([answer, text]));
+    ask('a');
+    ask('ab');
+    pending.get('ab')?.resolve('answer ab');
+    pending.get('a')?.resolve('answer a');
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(answers).toEqual([['answer ab', 'ab']]);
+    ask('abc');
+    pending.get('abc')?.reject({ kind: 'internal', message: 'gone' });
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(answers).toEqual([['answer ab', 'ab']]);
   });
 });

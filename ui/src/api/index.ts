@@ -10,6 +10,7 @@ import type { IpcError } from '../bindings/IpcError';
 import type { KeyPage } from '../bindings/KeyPage';
 import type { KeySummary } from '../bindings/KeySummary';
 import type { ListQuery } from '../bindings/ListQuery';
+import type { NameCheck } from '../bindings/NameCheck';
 import type { NewKey } from '../bindings/NewKey';
 import type { RevokeOutcome } from '../bindings/RevokeOutcome';
 import type { AuditEvent } from '../bindings/AuditEvent';
@@ -21,7 +22,7 @@ import type { KeyUpdate } from '../bindings/KeyUpdate';
 import type { Owner } from '../bindings/Owner';
 import type { Settings } from '../bindings/Settings';
 
-export type { IpcError };
+export type { IpcError, NameCheck };
 
 /** The page size the list asks for; the backend allows at most 200. */
 export const PAGE_SIZE = 50;
@@ -63,7 +64,8 @@ export function toIpcError(error: unknown): IpcError {
 type FirstCall = { sent: number; answered: number | null };
 const firstCalls = new Map<string, FirstCall>();
 
-async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+/** Calls a command; a failure rejects with an `IpcError`. For the other modules in src/api/. */
+export async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
   const first: FirstCall | null = firstCalls.has(command)
     ? null
     : { sent: performance.now(), answered: null };
@@ -94,6 +96,38 @@ export function setSecretOnScreen(shown: boolean): Promise<void> {
 export function listKeys(query: ListQuery): Promise<KeyPage> {
   const limit = Math.min(Math.max(query.limit, 1), MAX_PAGE_SIZE);
   return call<KeyPage>('list_keys', { query: { ...query, limit } }).then(reportReadyOnce);
+}
+
+/**
+ * The core's answer about a key name: the problem it would refuse it for (its own words, or
+ * `null`), the form it would be stored in, its length in that form, and the most allowed. A name
+ * with a problem is an answer, not a rejection.
+ */
+export function checkName(name: string): Promise<NameCheck> {
+  return call<NameCheck>('check_name', { name });
+}
+
+/**
+ * For a field checked as it is typed. Returns `ask`: call it with each new text; `onanswer` gets
+ * the answer and the text it is for, but only for the latest text asked about. An answer to an
+ * earlier text that arrives later is dropped, as is a failed check (the last answer stands; the
+ * form's own call reports real errors).
+ */
+export function latestAnswer<T>(
+  check: (text: string) => Promise<T>,
+  onanswer: (answer: T, text: string) => void,
+): (text: string) => void {
+  let latest = 0;
+  return (text) => {
+    latest += 1;
+    const ticket = latest;
+    check(text).then(
+      (answer) => {
+        if (ticket === latest) onanswer(answer, text);
+      },
+      () => undefined,
+    );
+  };
 }
 
 export function createKey(input: NewKey): Promise<CreatedKey> {

@@ -17,4 +17,8 @@ masked: string, name: string, owner: string, role: Role, scopes: Array<string>, 
 /**
  * The operating-system user who created the key.
  */
-created_by: string, expires_at: string | null, revoked_at: string | null, last_used_at: string | null, };
+created_by: string, expires_at: string | null, revoked_at: string | null, last_used_at: string | null, 
+/**
+ * The usage plan's name.
+ */
+plan: string, };

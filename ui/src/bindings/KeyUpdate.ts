@@ -14,4 +14,8 @@ expiry: ExpiryChoice | null,
 /**
  * Allow moving the key to an owner who is at the active-key limit.
  */
-override_limit: boolean, };
+override_limit: boolean, 
+/**
+ * Another usage plan, by name.
+ */
+plan: string | null, };

@@ -22,4 +22,8 @@ track_usage: boolean, expiry: ExpiryChoice,
 /**
  * Create even if the owner is at the active-key limit. Written to the audit log.
  */
-override_limit: boolean, };
+override_limit: boolean, 
+/**
+ * The usage plan's name; `None` is the default plan (a setting).
+ */
+plan?: string, };

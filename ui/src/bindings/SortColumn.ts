@@ -4,4 +4,4 @@
  * A page of the key list, filtered and searched in SQL.
  * The list's sort order. Ties are broken by creation time, then id, so pages never overlap.
  */
-export type SortColumn = "created" | "name" | "owner" | "role" | "status" | "expires" | "last_used";
+export type SortColumn = "created" | "name" | "owner" | "role" | "status" | "expires" | "last_used" | "usage";

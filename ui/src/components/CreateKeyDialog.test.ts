@@ -2,11 +2,13 @@ import { mockIPC } from '@tauri-apps/api/mocks';
 import { render, screen, waitFor } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it, vi } from 'vitest';
+import type { NameCheck } from '../bindings/NameCheck';
 import type { NewKey } from '../bindings/NewKey';
 import type { Owner } from '../bindings/Owner';
+import type { Plan } from '../bindings/Plan';
 import type { Settings } from '../bindings/Settings';
 import { endOfLocalDay, tomorrow } from '../lib/expiry';
-import { makeKey, TOKEN } from '../test/fixtures';
+import { makeKey, TOKEN, UNLIMITED } from '../test/fixtures';
 import CreateKeyDialog from './CreateKeyDialog.svelte';
 
 const SETTINGS: Settings = {
@@ -27,19 +29,46 @@ const BASE: Omit<NewKey, 'name' | 'expiry'> = {
   scopes: [],
   track_usage: true,
   override_limit: false,
+  plan: 'Unlimited',
 };
+
+const INVISIBLE = 'The name contains an invisible or text-direction character; remove it.';
+
+/**
+ * Stands in for the core's `check_name` (tested in Rust), with canned answers: a blank name, a
+ * name over 50 characters, and one holding U+202E are refused in the core's words.
+ */
+function checkName(name: string): NameCheck {
+  const stored = name.trim();
+  const length = [...stored].length;
+  let problem: string | null = null;
+  if (stored === '') problem = 'Give the key a name.';
+  else if (stored.includes('\u202E')) problem = INVISIBLE;
+  else if (length > 50) problem = `The name is ${length} characters long; use at most 50.`;
+  return { problem, name: stored, length, max: 50 };
+}
 
 interface Options {
   owners?: Owner[];
   settings?: Settings;
+  plans?: Plan[];
   create?: (input: NewKey) => unknown;
+  /** Answers check_name instead of `checkName` above (may return a promise). */
+  check?: (name: string) => unknown;
 }
 
 function setup(options: Options = {}) {
   const sent: NewKey[] = [];
+  const checked: string[] = [];
   mockIPC((cmd, args) => {
     if (cmd === 'get_settings') return options.settings ?? SETTINGS;
     if (cmd === 'list_owners') return options.owners ?? [owner('root', 2)];
+    if (cmd === 'list_plans') return options.plans ?? [UNLIMITED];
+    if (cmd === 'check_name') {
+      const { name } = args as { name: string };
+      checked.push(name);
+      return options.check ? options.check(name) : checkName(name);
+    }
     if (cmd !== 'create_key') throw new Error(`unexpected ${cmd}`);
     const input = (args as { input: NewKey }).input;
     sent.push(input);
@@ -49,7 +78,7 @@ function setup(options: Options = {}) {
   const oncancel = vi.fn();
   const oncreated = vi.fn();
   render(CreateKeyDialog, { props: { currentUser: 'root', oncancel, oncreated } });
-  return { sent, oncancel, oncreated, user: userEvent.setup() };
+  return { sent, checked, oncancel, oncreated, user: userEvent.setup() };
 }
 
 function byId(id: string): HTMLElement {
@@ -85,27 +114,74 @@ describe('CreateKeyDialog', () => {
     await waitFor(() => expect(byId('expiry-select')).toHaveValue('30'));
   });
 
-  it('validates the name as you type', async () => {
-    const { user } = setup();
+  it('asks the core about the name as you type and shows its answer', async () => {
+    const { user, checked } = setup();
     await ready();
     const input = byId('key-name-input');
     await user.type(input, 'a');
+    await waitFor(() => expect(byId('name-counter')).toHaveTextContent('1 / 50'));
     expect(document.getElementById('name-error')).toBeNull();
-    expect(byId('name-counter')).toHaveTextContent('1 / 50');
+    expect(byId('create-submit-btn')).toBeEnabled();
+    expect(checked).toEqual(['', 'a']);
     await user.clear(input);
-    expect(byId('name-error')).toHaveTextContent('Give the key a name.');
+    await waitFor(() => expect(byId('name-error')).toHaveTextContent('Give the key a name.'));
+    expect(byId('create-submit-btn')).toBeDisabled();
     await user.type(input, 'x'.repeat(51));
-    expect(byId('name-error')).toHaveTextContent('The name is 51 characters long; use at most 50.');
+    await waitFor(() =>
+      expect(byId('name-error')).toHaveTextContent('The name is 51 characters long; use at most 50.'),
+    );
+    expect(byId('name-counter')).toHaveTextContent('51 / 50');
+    expect(byId('name-counter')).toHaveClass('over');
     expect(byId('create-submit-btn')).toBeDisabled();
     await user.clear(input);
     await user.type(input, 'pay\u202Eroll');
-    expect(byId('name-error')).toHaveTextContent(/invisible or text-direction character/);
+    await waitFor(() => expect(byId('name-error')).toHaveTextContent(INVISIBLE));
+    expect(byId('create-submit-btn')).toBeDisabled();
+  });
+
+  it('counts and shows what the core says, not what JavaScript would', async () => {
+    // A Persian name with the ZERO WIDTH NON-JOINER it needs: the core accepts it.
+    const persian = '\u0639\u0644\u06CC\u200C\u0631\u0636\u0627';
+    const { user, sent } = setup({
+      check: (name) => ({ problem: null, name, length: 7, max: 50 }),
+    });
+    await ready();
+    await user.type(byId('key-name-input'), persian);
+    await waitFor(() => expect(byId('name-counter')).toHaveTextContent('7 / 50'));
+    expect(document.getElementById('name-error')).toBeNull();
+    await user.click(byId('create-submit-btn'));
+    await waitFor(() => expect(sent).toHaveLength(1));
+    expect(sent[0].name).toBe(persian);
+  });
+
+  it('ignores an answer about an older text that arrives after a newer one', async () => {
+    let releaseOld = () => {};
+    const { user } = setup({
+      check: (name) => {
+        const answer = checkName(name);
+        if (name !== 'ok') return answer;
+        // "ok" is fine, but its answer arrives late, claiming a problem.
+        return new Promise((resolve) => {
+          releaseOld = () => resolve({ ...answer, problem: 'A stale answer.' });
+        });
+      },
+    });
+    await ready();
+    const input = byId('key-name-input');
+    await user.type(input, 'ok');
+    await user.type(input, '!');
+    await waitFor(() => expect(byId('name-counter')).toHaveTextContent('3 / 50'));
+    releaseOld();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(document.getElementById('name-error')).toBeNull();
+    expect(byId('name-counter')).toHaveTextContent('3 / 50');
+    expect(byId('create-submit-btn')).toBeEnabled();
   });
 
   it('sends owner, role, scopes, usage tracking and expiry', async () => {
     const { user, sent, oncreated } = setup({ owners: [owner('root', 0), owner('Alice', 1)] });
     await ready();
-    await user.type(byId('key-name-input'), '  CI deploy  ');
+    await user.type(byId('key-name-input'), 'CI deploy');
     await user.selectOptions(byId('owner-select'), 'Alice');
     expect(byId('owner-usage')).toHaveTextContent('1 / 5 active');
     await user.selectOptions(byId('role-select'), 'project');
@@ -125,9 +201,54 @@ describe('CreateKeyDialog', () => {
         track_usage: false,
         expiry: { kind: 'days', value: 30 },
         override_limit: false,
+        plan: 'Unlimited',
       },
     ]);
     expect(oncreated.mock.calls[0][0].token).toBe(TOKEN);
+  });
+
+  it('starts on the default plan, shows its limits, and sends the plan chosen', async () => {
+    const starter: Plan = {
+      ...UNLIMITED,
+      name: 'Starter',
+      rate_per_second: 10,
+      burst: 20,
+      quota: { limit: 1000, per: 'day' },
+      is_default: true,
+    };
+    const { user, sent } = setup({
+      plans: [{ ...UNLIMITED, is_default: false }, starter],
+    });
+    await ready();
+    const select = byId('plan-select');
+    await waitFor(() => expect(select).toHaveValue('Starter'));
+    expect(select).toHaveDisplayValue('Starter (default)');
+    expect(byId('plan-help')).toHaveTextContent('10/s, burst 20 · 1,000 per day');
+    await user.selectOptions(select, 'Unlimited');
+    expect(byId('plan-help')).toHaveTextContent('No limits');
+    await user.type(byId('key-name-input'), 'metered');
+    await user.click(byId('create-submit-btn'));
+    await waitFor(() => expect(sent).toHaveLength(1));
+    expect(sent[0].plan).toBe('Unlimited');
+  });
+
+  it('shows a refused plan next to the plan select', async () => {
+    const { user, oncreated } = setup({
+      create: () => {
+        throw {
+          kind: 'invalid_input',
+          message: 'There is no plan named "Unlimited". Choose one of the plans in Settings → Plans.',
+        };
+      },
+    });
+    await ready();
+    await user.type(byId('key-name-input'), 'metered');
+    await user.click(byId('create-submit-btn'));
+    await waitFor(() => expect(byId('plan-error')).toHaveTextContent('There is no plan named'));
+    expect(byId('plan-select')).toHaveAttribute('aria-invalid', 'true');
+    expect(byId('plan-select')).toHaveFocus();
+    expect(document.getElementById('name-error')).toBeNull();
+    expect(oncreated).not.toHaveBeenCalled();
   });
 
   it('offers the current user even before they are an owner, and sends null for them', async () => {

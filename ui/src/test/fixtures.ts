@@ -1,5 +1,6 @@
 import type { AppInfo } from '../bindings/AppInfo';
 import type { KeySummary } from '../bindings/KeySummary';
+import type { Plan } from '../bindings/Plan';
 
 export const TOKEN = 'kw_3fJk9QzP0a_Z8xWq4LmN7pR2tV6yB1cD5fH9jK3sX0Qa7Hk2';
 export const SECRET_PART = 'Z8xWq4LmN7pR2tV6yB1cD5fH9jK3sX0Qa7Hk2';
@@ -24,6 +25,7 @@ export function makeKey(overrides: Partial<KeySummary> = {}): KeySummary {
     expires_at: '2025-06-02T10:20:00Z',
     revoked_at: null,
     last_used_at: null,
+    plan: 'Unlimited',
     ...overrides,
   };
 }
@@ -35,4 +37,15 @@ export const INFO: AppInfo = {
   clipboard_clear_seconds: 30,
   read_only: false,
   current_user: 'alice',
+};
+
+/** The plan every database starts with: no rate limit, no quota, the default. */
+export const UNLIMITED: Plan = {
+  name: 'Unlimited',
+  rate_per_second: null,
+  burst: null,
+  quota: null,
+  keys: 0,
+  is_default: true,
+  created_at: '2025-03-01T00:00:00Z',
 };

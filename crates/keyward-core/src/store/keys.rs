@@ -3,7 +3,7 @@ use serde_json::json;
 use sqlx::sqlite::SqliteArguments;
 use sqlx::FromRow;
 
-use super::owners::owner_id;
+use super::owners::{find_owner, owner_by_name, owner_by_name_args};
 use super::{count, from_millis, is_unique_violation, to_millis, Store, WriteTx};
 use crate::error::{Error, Result};
 use crate::hash;
@@ -11,6 +11,8 @@ use crate::models::{
     validate_name, CreatedKey, KeyPage, KeyStatus, KeySummary, KeyUpdate, ListQuery, NewKey,
     RevokeOutcome, Role, Settings, SortColumn, MAX_PAGE_SIZE,
 };
+use crate::names::canonical;
+use crate::plans::QuotaPeriod;
 use crate::token::{self, masked};
 
 const DEFAULT_PAGE_SIZE: u32 = 50;
@@ -37,12 +39,26 @@ pub(crate) struct KeyRow {
     expires_at: Option<i64>,
     pub revoked_at: Option<i64>,
     last_used_at: Option<i64>,
+    /// `None` only in a database no Keyward wrote (the column could only be added nullable).
+    key_plan: Option<String>,
+}
+
+/// The plan's name for the key `k`: a lookup by primary key, so no list query needs another
+/// join (and each keeps its index plan).
+macro_rules! plan_column {
+    () => {
+        "(SELECT p.name FROM plans p WHERE p.id = k.plan_id) AS key_plan"
+    };
 }
 
 macro_rules! key_columns {
     () => {
-        "SELECT k.id, k.prefix, k.name, o.name AS owner, k.role, k.scopes, k.track_usage, \
-         k.secret_last4, k.created_at, k.created_by, k.expires_at, k.revoked_at, k.last_used_at"
+        concat!(
+            "SELECT k.id, k.prefix, k.name, o.name AS owner, k.role, k.scopes, k.track_usage, \
+             k.secret_last4, k.created_at, k.created_by, k.expires_at, k.revoked_at, \
+             k.last_used_at, ",
+            plan_column!()
+        )
     };
 }
 
@@ -51,10 +67,13 @@ pub(crate) const KEY_SELECT: &str = concat!(
     " FROM api_keys k JOIN owners o ON o.id = k.owner_id"
 );
 
-/// [`KEY_SELECT`] plus the stored argon2 hash, for `verify`.
+/// [`KEY_SELECT`] plus the stored argon2 hash and the key's plan, for `verify`: everything a
+/// check needs in one indexed read.
 pub(crate) const KEY_AND_HASH_SELECT: &str = concat!(
     key_columns!(),
-    ", k.secret_hash FROM api_keys k JOIN owners o ON o.id = k.owner_id"
+    ", k.secret_hash, p.name AS plan, p.rate_per_second AS plan_rate, p.burst AS plan_burst, \
+     p.quota AS plan_quota, p.quota_period AS plan_period \
+     FROM api_keys k JOIN owners o ON o.id = k.owner_id LEFT JOIN plans p ON p.id = k.plan_id"
 );
 
 /// One key's row by id, on any connection: the pool, a transaction, or the connection a
@@ -75,6 +94,37 @@ const KEY_SELECT_OWNERS_FIRST: &str = concat!(
     key_columns!(),
     " FROM owners o CROSS JOIN api_keys k ON o.id = k.owner_id"
 );
+
+/// For the usage sort: the keys that have a count, read in count order from
+/// `quota_usage_by_used` (migration 0008), each then looked up by id. CROSS JOIN fixes that order
+/// when walking; otherwise SQLite may start from the few search matches instead.
+const KEY_SELECT_BY_USAGE_WALK: &str = concat!(
+    key_columns!(),
+    ", u.used AS usage_count \
+     FROM quota_usage u CROSS JOIN api_keys k ON k.id = u.key_id \
+     CROSS JOIN owners o ON o.id = k.owner_id"
+);
+const KEY_SELECT_BY_USAGE: &str = concat!(
+    key_columns!(),
+    ", u.used AS usage_count \
+     FROM quota_usage u JOIN api_keys k ON k.id = u.key_id JOIN owners o ON o.id = k.owner_id"
+);
+
+/// A `quota_usage u` row of the key `k` that counts: above 0 and for the period holding now of
+/// the key's plan (the `?`s are the starts of today, this week and this month, as
+/// [`Store::quota_usage`] compares them). A count from a period that has ended, or kept from a
+/// plan with a quota after a move to one without, counts as 0, as the details panel shows it:
+/// one lookup of the plan by its primary key per row read.
+macro_rules! counted_usage {
+    () => {
+        "u.used > 0 AND u.period_start = (SELECT CASE p.quota_period \
+         WHEN 'day' THEN ? WHEN 'week' THEN ? WHEN 'month' THEN ? END \
+         FROM plans p WHERE p.id = k.plan_id)"
+    };
+}
+
+/// The periods [`counted_usage!`]'s `?`s stand for, in its order.
+const USAGE_PERIODS: [QuotaPeriod; 3] = [QuotaPeriod::Day, QuotaPeriod::Week, QuotaPeriod::Month];
 
 /// Status depends on the clock, so no index can sort by it. A page sorted by status is put
 /// together from one part per status instead, each read in list order from an index: revoked
@@ -111,6 +161,7 @@ impl KeyRow {
             expires_at,
             revoked_at,
             last_used_at: self.last_used_at.map(from_millis),
+            plan: self.key_plan.unwrap_or_default(),
         }
     }
 }
@@ -213,6 +264,9 @@ struct ListSql {
     order_sql: String,
     /// Sorted by status (and not filtered by it): the direction, and the time statuses are at.
     status_sort: Option<(&'static str, i64)>,
+    /// Sorted by usage: the direction, the starts of the periods counted (see
+    /// [`counted_usage!`]), and whether to walk the usage index in order.
+    usage_sort: Option<(&'static str, [i64; 3], bool)>,
     /// When the search is the only condition, its match count is the total.
     total_from_search: Option<i64>,
     select: &'static str,
@@ -263,13 +317,9 @@ impl ListSql {
             filter(counted, paged, times);
         }
         if let Some(owner) = &query.owner {
-            // owners.name compares without case (COLLATE NOCASE in the schema).
-            let condition = "k.owner_id = (SELECT id FROM owners WHERE name = ?)";
-            filter(
-                condition,
-                condition,
-                vec![Arg::Text(owner.trim().to_owned())],
-            );
+            let condition = concat!("k.owner_id = (SELECT id ", owner_by_name!(), ")");
+            let names = owner_by_name_args(owner).map(Arg::Text).into();
+            filter(condition, condition, names);
         }
         if let Some(role) = query.role {
             let condition = "k.role = ?";
@@ -288,10 +338,12 @@ impl ListSql {
                 expiry_or_never!(),
                 " <= ?"
             );
-            let range = vec![
-                Arg::Int(now_ms),
-                Arg::Int(to_millis(now + Duration::days(i64::from(days)))),
-            ];
+            // Any u32 is accepted: a window past the latest time chrono can hold means every
+            // key that expires at all (never `now + days`, which panics past year 262143).
+            let until = Duration::try_days(i64::from(days))
+                .and_then(|window| now.checked_add_signed(window))
+                .unwrap_or(DateTime::<Utc>::MAX_UTC);
+            let range = vec![Arg::Int(now_ms), Arg::Int(to_millis(until))];
             filter(condition, condition, range);
         }
         let total_from_search = match search {
@@ -308,6 +360,15 @@ impl ListSql {
         let order_sql = order_by(query.sort, query.descending);
         let status_sort = (query.sort == SortColumn::Status && query.status.is_none())
             .then_some((if query.descending { "DESC" } else { "ASC" }, now_ms));
+        let usage_sort = (query.sort == SortColumn::Usage).then(|| {
+            (
+                if query.descending { "DESC" } else { "ASC" },
+                USAGE_PERIODS.map(|period| to_millis(period.start_of(now))),
+                // One owner's keys, or those expiring within days, are few: found from their
+                // filter's index and sorted, not by reading every count.
+                walk_sort_index && query.owner.is_none() && query.expiring_within_days.is_none(),
+            )
+        });
         // Sorted by owner and walking in order: owners by name, then each one's keys.
         let select = if query.sort == SortColumn::Owner && walk_sort_index {
             KEY_SELECT_OWNERS_FIRST
@@ -321,11 +382,24 @@ impl ListSql {
             where_args: args,
             order_sql,
             status_sort,
+            usage_sort,
             total_from_search,
         }
     }
 
+    /// How a page's own condition joins the query's filters.
+    fn joiner(&self) -> &'static str {
+        if self.where_sql.is_empty() {
+            "WHERE"
+        } else {
+            "AND"
+        }
+    }
+
     fn page_sql(&self) -> String {
+        if let Some((dir, _, walk)) = self.usage_sort {
+            return self.usage_page_sql(dir, walk);
+        }
         let Some((dir, _)) = self.status_sort else {
             return format!(
                 "{} {} {} LIMIT ? OFFSET ?",
@@ -333,11 +407,7 @@ impl ListSql {
             );
         };
         // Each status's first offset + limit keys in list order, then the page from those.
-        let joiner = if self.where_sql.is_empty() {
-            "WHERE"
-        } else {
-            "AND"
-        };
+        let joiner = self.joiner();
         let parts: Vec<String> = STATUS_RANKS
             .iter()
             .map(|(status, rank)| {
@@ -356,11 +426,51 @@ impl ListSql {
         )
     }
 
+    /// No index can sort every key by usage: most have no count. A page is put together from two
+    /// parts, like the status sort's: the first offset + limit keys with a count, read in count
+    /// order from `quota_usage_by_used` (equal counts by id, which that index holds), and the
+    /// first offset + limit keys without one, read in creation order from `api_keys_by_created`.
+    /// Descending, counted keys come first, most used first.
+    fn usage_page_sql(&self, dir: &str, walk: bool) -> String {
+        let joiner = self.joiner();
+        let counted_select = if walk {
+            KEY_SELECT_BY_USAGE_WALK
+        } else {
+            KEY_SELECT_BY_USAGE
+        };
+        let counted = format!(
+            "SELECT *, 1 AS usage_rank, 0 AS usage_tie FROM ({counted_select} {} {joiner} {} \
+             ORDER BY u.used {dir}, u.key_id {dir} LIMIT ?)",
+            self.where_sql,
+            counted_usage!(),
+        );
+        let uncounted = format!(
+            "SELECT *, 0 AS usage_count, 0 AS usage_rank, created_at AS usage_tie FROM ({} {} \
+             {joiner} NOT EXISTS (SELECT 1 FROM quota_usage u WHERE u.key_id = k.id AND {}) \
+             {} LIMIT ?)",
+            self.select,
+            self.where_sql,
+            counted_usage!(),
+            self.order_sql,
+        );
+        format!(
+            "{counted} UNION ALL {uncounted} ORDER BY usage_rank {dir}, usage_count {dir}, \
+             usage_tie {dir}, id {dir} LIMIT ? OFFSET ?"
+        )
+    }
+
     fn page_args(&self, limit: u32, offset: u32) -> Vec<Arg> {
         let mut args = Vec::new();
-        match self.status_sort {
-            None => args.extend(self.where_args.iter().cloned()),
-            Some((_, now_ms)) => {
+        match (self.status_sort, self.usage_sort) {
+            (_, Some((_, starts, _))) => {
+                for _part in 0..2 {
+                    args.extend(self.where_args.iter().cloned());
+                    args.extend(starts.map(Arg::Int));
+                    args.push(Arg::Int(i64::from(offset) + i64::from(limit)));
+                }
+            }
+            (None, None) => args.extend(self.where_args.iter().cloned()),
+            (Some((_, now_ms)), None) => {
                 for (status, _) in STATUS_RANKS {
                     args.extend(self.where_args.iter().cloned());
                     let times = status_condition(status).1.matches('?').count();
@@ -405,7 +515,8 @@ fn bind_all<O>(mut query: SqliteQueryAs<'_, O>, args: Vec<Arg>) -> SqliteQueryAs
 fn order_by(sort: SortColumn, descending: bool) -> String {
     let dir = if descending { "DESC" } else { "ASC" };
     let column = match sort {
-        SortColumn::Created | SortColumn::Status => None,
+        // Usage is ordered by [`ListSql::usage_page_sql`]; keys without a count by creation.
+        SortColumn::Created | SortColumn::Status | SortColumn::Usage => None,
         SortColumn::Name => Some("k.name COLLATE NOCASE"),
         SortColumn::Owner => Some("o.name COLLATE NOCASE"),
         SortColumn::Role => Some("k.role"),
@@ -474,13 +585,13 @@ impl Store {
         let settings = self.settings_in(tx).await?;
         let scopes = checked_scopes(&new.scopes, &settings)?;
         let (owner_id, owner) = match &new.owner {
-            Some(owner) => (owner_id(tx, owner).await?, owner.trim().to_owned()),
+            Some(owner) => find_owner(tx, owner).await?,
             // The creator owns keys made without an owner, and becomes an owner on first use.
-            None => match owner_id(tx, &self.actor).await {
-                Ok(id) => (id, self.actor.clone()),
+            None => match find_owner(tx, &self.actor).await {
+                Ok(found) => found,
                 Err(Error::OwnerNotFound(_)) => (
                     self.insert_owner(tx, &self.actor, now).await?,
-                    self.actor.clone(),
+                    canonical(&self.actor),
                 ),
                 Err(e) => return Err(e),
             },
@@ -488,10 +599,18 @@ impl Store {
         let overridden = self
             .check_owner_limit(tx, owner_id, &owner, now, new.override_limit)
             .await?;
+        let plan_id = match &new.plan {
+            Some(plan) => super::plans::plan_id(tx, plan).await?,
+            None => super::plans::default_plan_id(tx).await?,
+        };
+        let (plan,): (String,) = sqlx::query_as("SELECT name FROM plans WHERE id = ?")
+            .bind(plan_id)
+            .fetch_one(&mut **tx)
+            .await?;
         sqlx::query(
             "INSERT INTO api_keys (id, prefix, name, owner_id, role, scopes, track_usage, \
-             secret_last4, secret_hash, created_at, created_by, expires_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             secret_last4, secret_hash, created_at, created_by, expires_at, plan_id) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&generated.id)
         .bind(generated.prefix())
@@ -505,11 +624,12 @@ impl Store {
         .bind(to_millis(now))
         .bind(&self.actor)
         .bind(expires_at.map(to_millis))
+        .bind(plan_id)
         .execute(&mut **tx)
         .await?;
         let mut details = json!({
             "name": name, "owner": owner, "role": new.role, "scopes": scopes,
-            "track_usage": new.track_usage, "expires_at": expires_at,
+            "track_usage": new.track_usage, "expires_at": expires_at, "plan": plan,
         });
         if overridden {
             details["limit_overridden"] = json!(true);
@@ -520,14 +640,16 @@ impl Store {
 
     /// Runs the search part of a list query: the trigram index for three or more characters.
     async fn search(&self, query: &ListQuery) -> Result<Option<Search>> {
+        // Names are stored in this form, so "é" typed either way finds them.
         let Some(term) = query
             .search
             .as_deref()
-            .map(str::trim)
+            .map(canonical)
             .filter(|s| !s.is_empty())
         else {
             return Ok(None);
         };
+        let term = term.as_str();
         if term.chars().count() < TRIGRAM_CHARS {
             return Ok(Some(Search::Scan(like_pattern(term))));
         }
@@ -611,8 +733,8 @@ impl Store {
             .ok_or_else(|| Error::KeyNotFound(id.to_owned()))
     }
 
-    /// Changes a key's name, owner, role, scopes, usage tracking or expiry. The secret and prefix
-    /// never change; a revoked key is read-only.
+    /// Changes a key's name, owner, role, scopes, usage tracking, expiry or plan. The secret and
+    /// prefix never change; a revoked key is read-only.
     pub async fn update_key(&self, id: &str, update: KeyUpdate) -> Result<KeySummary> {
         let now = self.clock.now();
         let mut tx = self.begin_write().await?;
@@ -650,36 +772,51 @@ impl Store {
         };
         change("expires_at", json!(current.expires_at), json!(expires_at));
 
-        let owner = update
-            .owner
-            .as_deref()
-            .map(str::trim)
-            .unwrap_or(&current.owner)
-            .to_owned();
-        let new_owner_id = owner_id(&mut tx, &owner).await?;
-        let moves = !owner.eq_ignore_ascii_case(&current.owner);
+        let (current_owner_id,): (i64,) =
+            sqlx::query_as("SELECT owner_id FROM api_keys WHERE id = ?")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+        let (new_owner_id, owner_name) = match update.owner.as_deref() {
+            Some(owner) => find_owner(&mut tx, owner).await?,
+            None => (current_owner_id, current.owner.clone()),
+        };
+        let moves = new_owner_id != current_owner_id;
         let mut overridden = false;
         // Moving an active key (or reviving an expired one) counts against the limit.
         let becomes_active = expires_at.is_none_or(|at| at > now);
         let was_active = current.status == KeyStatus::Active;
         if becomes_active && (moves || !was_active) {
             overridden = self
-                .check_owner_limit(&mut tx, new_owner_id, &owner, now, update.override_limit)
+                .check_owner_limit(
+                    &mut tx,
+                    new_owner_id,
+                    &owner_name,
+                    now,
+                    update.override_limit,
+                )
                 .await?;
         }
-        let owner_name: Option<(String,)> = sqlx::query_as("SELECT name FROM owners WHERE id = ?")
-            .bind(new_owner_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let owner_name = owner_name.map(|(n,)| n).unwrap_or(owner);
         change("owner", json!(current.owner), json!(owner_name));
+        let (plan_id, plan) = match update.plan.as_deref() {
+            Some(plan) => {
+                let id = super::plans::plan_id(&mut tx, plan).await?;
+                let (name,): (String,) = sqlx::query_as("SELECT name FROM plans WHERE id = ?")
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                (Some(id), name)
+            }
+            None => (None, current.plan.clone()),
+        };
+        change("plan", json!(current.plan), json!(plan));
 
         if changes.is_empty() {
             return Ok(current);
         }
         sqlx::query(
             "UPDATE api_keys SET name = ?, owner_id = ?, role = ?, scopes = ?, track_usage = ?, \
-             expires_at = ? WHERE id = ?",
+             expires_at = ?, plan_id = COALESCE(?, plan_id) WHERE id = ?",
         )
         .bind(&name)
         .bind(new_owner_id)
@@ -687,6 +824,7 @@ impl Store {
         .bind(json!(scopes).to_string())
         .bind(track_usage)
         .bind(expires_at.map(to_millis))
+        .bind(plan_id)
         .bind(id)
         .execute(&mut *tx)
         .await?;

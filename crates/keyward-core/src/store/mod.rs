@@ -3,8 +3,11 @@
 
 mod audit;
 mod keys;
+mod open;
 mod owners;
+mod plans;
 mod seed;
+mod servers;
 mod settings;
 mod verify;
 mod verify_cache;
@@ -20,7 +23,8 @@ use sqlx::sqlite::{
 use sqlx::{Sqlite, Transaction};
 
 use crate::clock::{Clock, SystemClock};
-use crate::error::{explain_sqlite_code, sqlite_code, Error, Result};
+use crate::error::{Error, Result};
+use open::explain_open_error;
 
 pub use audit::audit_csv;
 pub use keys::ListQueryPlan;
@@ -114,261 +118,88 @@ pub(crate) fn count(n: i64) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-/// Explains an SQLite failure at open time in words a person can act on.
-fn explain_open_error(path: &Path, error: sqlx::Error) -> Error {
-    let shown = path.display();
-    let message = match sqlite_code(&error) {
-        Some(26) => format!(
-            "The file {shown} is not a Keyward database (it is not an SQLite database at all). \
-             It was left untouched; choose the right file, or restore it from a backup."
-        ),
-        Some(11) => damaged_message(path),
-        Some(14) => format!(
-            "The database {shown} could not be opened. Check that its folder exists and that you \
-             may write to it."
-        ),
-        Some(8) => format!(
-            "The database {shown} is read-only, so it cannot be prepared for use. Open a writable \
-             copy instead."
-        ),
-        Some(5) | Some(6) => format!(
-            "Another program is writing to the key database {shown}. Try again in a moment; \
-             nothing was changed."
-        ),
-        // SQLite reports a full disk as SQLITE_FULL only for some writes; growing the -shm file
-        // or the journal fails as a plain I/O error. Look at the disk itself.
-        Some(10) | Some(13) if disk_is_full(path) => format!(
-            "{} (Database: {shown})",
-            explain_sqlite_code(13).unwrap_or_default()
-        ),
-        Some(code) => match explain_sqlite_code(code) {
-            Some(words) => format!("{words} (Database: {shown})"),
-            None => format!("The database {shown} could not be opened: {error}"),
-        },
-        None => format!("The database {shown} could not be opened: {error}"),
-    };
-    Error::Unavailable(message)
-}
-
-fn damaged_message(path: &Path) -> String {
-    format!(
-        "The key database {} is damaged: SQLite's integrity check found broken pages, so Keyward \
-         will not use it. It was left untouched; restore it from a backup (keyward-cli backup \
-         makes one), or move it aside to start a new database.",
-        path.display()
-    )
-}
-
-/// Whether the failure of a write attempt means "you may not write here" (permissions, an
-/// immutable file, a read-only file system) rather than some other problem.
-fn is_write_refused(error: &std::io::Error) -> bool {
-    error.kind() == std::io::ErrorKind::PermissionDenied
-        || matches!(error.raw_os_error(), Some(1) | Some(13) | Some(30))
-}
-
-/// How the database file can be used, found out before SQLite touches it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Access {
-    Writable,
-    /// The file exists but cannot be written. `immutable` when its folder cannot take the
-    /// `-wal`/`-shm` side files either: SQLite then reads the main file without any locking.
-    ReadOnly {
-        immutable: bool,
-    },
-}
-
-/// Checks the folder and the file without changing either: a missing or unwritable folder is
-/// refused with plain words; an existing file that cannot be written is opened read-only.
-fn check_access(path: &Path) -> Result<Access> {
-    let shown = path.display();
-    let folder = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or_else(|| Path::new("."));
-    if !folder.is_dir() {
-        return Err(Error::Unavailable(format!(
-            "The folder {} for the key database does not exist. Create it, or choose another \
-             location for the database.",
-            folder.display()
-        )));
-    }
-    match std::fs::metadata(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            // A new database: SQLite turns an empty file into one, so create it ourselves to
-            // learn whether the folder accepts it.
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(path)
-            {
-                Ok(_) => Ok(Access::Writable),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => check_access(path),
-                Err(e) if is_write_refused(&e) => Err(Error::Unavailable(format!(
-                    "The folder {} cannot be written, so the key database {shown} cannot be \
-                     created there. Choose a writable folder, or ask for write access to it.",
-                    folder.display()
-                ))),
-                Err(e) => Err(Error::Unavailable(format!(
-                    "The key database {shown} could not be created: {e}."
-                ))),
-            }
-        }
-        Err(e) => Err(Error::Unavailable(format!(
-            "The key database {shown} could not be read: {e}."
-        ))),
-        Ok(meta) if meta.is_dir() => Err(Error::Unavailable(format!(
-            "{shown} is a folder, not a key database file. Choose a file instead."
-        ))),
-        Ok(_) => {
-            // Opening for writing without truncating changes nothing, not even the times.
-            let file_writable = match std::fs::OpenOptions::new().write(true).open(path) {
-                Ok(_) => true,
-                Err(e) if is_write_refused(&e) => false,
-                Err(e) => {
-                    return Err(Error::Unavailable(format!(
-                        "The key database {shown} could not be opened: {e}."
-                    )))
-                }
-            };
-            let folder_writable = folder_accepts_files(folder);
-            Ok(if file_writable && folder_writable {
-                Access::Writable
-            } else {
-                // Without a writable folder SQLite cannot create the side files it needs for a
-                // WAL database; read the main file as it is then, unless a leftover -wal holds
-                // committed changes that only a normal (locking) read would see.
-                let wal = path.with_file_name(format!(
-                    "{}-wal",
-                    path.file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default()
-                ));
-                let wal_has_data = std::fs::metadata(wal).is_ok_and(|m| m.len() > 0);
-                Access::ReadOnly {
-                    immutable: !folder_writable && !wal_has_data,
-                }
-            })
-        }
-    }
-}
-
 /// After an I/O failure: whether the disk holding `path` has no room left, found by writing a
 /// small probe file next to it (removed at once).
 fn disk_is_full(path: &Path) -> bool {
     use std::io::Write;
-    let folder = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or_else(|| Path::new("."));
-    let probe = folder.join(format!(".keyward-space-check-{}", std::process::id()));
-    let written = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&probe)
-        .and_then(|mut file| {
-            file.write_all(&[0u8; 16 * 1024])?;
-            file.sync_all()
-        });
+    let probe = open::folder_of(path).join(format!(".keyward-space-check-{}", std::process::id()));
+    let written = open::create_private_file(&probe).and_then(|mut file| {
+        file.write_all(&[0u8; 16 * 1024])?;
+        file.sync_all()
+    });
     let _ = std::fs::remove_file(&probe);
     matches!(written, Err(e) if e.raw_os_error() == Some(28))
 }
 
-/// Whether a new file can be created in `folder` (a probe file, removed at once).
-fn folder_accepts_files(folder: &Path) -> bool {
-    let probe = folder.join(format!(".keyward-write-check-{}", std::process::id()));
-    match std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&probe)
-    {
-        Ok(_) => {
-            let _ = std::fs::remove_file(&probe);
-            true
-        }
-        Err(e) => !is_write_refused(&e),
+/// Moves the WAL into the main file and empties it, if no other connection is reading: never
+/// waits. After an upgrade every migration's pages sit in the WAL (hundreds of KiB for a new
+/// file), which the next writer would otherwise have to find room for on top.
+async fn checkpoint_now(pool: &SqlitePool) {
+    if let Ok(mut db) = pool.acquire().await {
+        let _ = sqlx::query("PRAGMA busy_timeout = 0")
+            .execute(&mut *db)
+            .await;
+        let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&mut *db)
+            .await;
+        let _ = sqlx::query(&format!(
+            "PRAGMA busy_timeout = {}",
+            BUSY_TIMEOUT.as_millis()
+        ))
+        .execute(&mut *db)
+        .await;
     }
 }
 
-/// `PRAGMA quick_check`: refuses a damaged file before anything is written to it.
-async fn check_integrity(pool: &SqlitePool, path: &Path) -> Result<()> {
-    let rows: std::result::Result<Vec<(String,)>, sqlx::Error> =
-        sqlx::query_as("PRAGMA quick_check").fetch_all(pool).await;
-    let damaged = match rows {
-        Ok(rows) => !(rows.len() == 1 && rows[0].0 == "ok"),
-        Err(e) if matches!(sqlite_code(&e), Some(11) | Some(26)) => true,
-        Err(e) => return Err(explain_open_error(path, e)),
-    };
-    if damaged {
-        return Err(Error::Unavailable(damaged_message(path)));
-    }
-    Ok(())
+/// Applies the migrations this version has and the file lacks, in plain words on failure.
+async fn migrate(pool: &SqlitePool, file: &Path) -> Result<()> {
+    MIGRATOR.run(pool).await.map_err(|e| match e {
+        sqlx::migrate::MigrateError::Execute(inner) => explain_open_error(file, inner),
+        _ => Error::Unavailable(format!(
+            "The key database {} could not be brought up to date, so Keyward will not use it. \
+             Nothing was changed; a copy made before the upgrade is beside it.",
+            file.display()
+        )),
+    })
 }
 
-/// A read-only file cannot be upgraded, so it must already have this version's schema.
-async fn ensure_schema_current(pool: &SqlitePool, path: &Path) -> Result<()> {
-    let applied: Vec<(i64,)> =
-        sqlx::query_as("SELECT version FROM _sqlx_migrations WHERE success = 1")
-            .fetch_all(pool)
-            .await
-            .unwrap_or_default();
-    let pending = MIGRATOR
-        .iter()
-        .any(|m| !applied.iter().any(|(v,)| *v == m.version));
-    if pending {
-        return Err(Error::Unavailable(format!(
-            "The key database {} is read-only and was made by an older Keyward (or is not a \
-             Keyward database). Open it once where it can be written so it can be upgraded; \
-             it was left untouched.",
-            path.display()
+/// Where a backup may be written: a path (not an SQLite address) where nothing exists yet, not
+/// even a link.
+fn backup_destination(dest: &Path) -> Result<PathBuf> {
+    let path = open::checked_path(dest).map_err(|e| match e {
+        Error::Unavailable(message) => Error::InvalidInput(message),
+        other => other,
+    })?;
+    if std::fs::symlink_metadata(dest).is_ok() || path.exists() {
+        return Err(Error::InvalidInput(format!(
+            "{} already exists; choose a new file name for the backup.",
+            dest.display()
         )));
     }
-    Ok(())
+    let folder = open::folder_of(&path);
+    if !folder.is_dir() {
+        return Err(Error::InvalidInput(format!(
+            "The folder {} for the backup does not exist. Create it, or choose another place \
+             for the copy.",
+            folder.display()
+        )));
+    }
+    Ok(path)
 }
 
-/// Before a schema change to a database that already holds data, copies it next to itself
-/// (`keyward.db.before-migration-20261122T104500.db`), so a failed or unwanted upgrade loses
-/// nothing. A new, empty database needs no copy.
-async fn backup_before_migrating(
-    pool: &SqlitePool,
-    path: &Path,
-    now: DateTime<Utc>,
-) -> Result<Option<PathBuf>> {
-    let applied: Vec<(i64,)> =
-        match sqlx::query_as("SELECT version FROM _sqlx_migrations WHERE success = 1")
-            .fetch_all(pool)
-            .await
-        {
-            Ok(applied) => applied,
-            // No migrations table: a brand-new file.
-            Err(_) => return Ok(None),
-        };
-    let pending = MIGRATOR
-        .iter()
-        .any(|m| !applied.iter().any(|(v,)| *v == m.version));
-    if applied.is_empty() || !pending {
-        return Ok(None);
+/// `VACUUM INTO` a new owner-only file, in words a person can act on.
+async fn backup_into(db: &mut sqlx::SqliteConnection, dest: &Path) -> Result<()> {
+    match open::vacuum_into(db, dest).await {
+        Ok(()) => Ok(()),
+        Err(open::VacuumError::Exists) => Err(Error::InvalidInput(format!(
+            "{} already exists; choose a new file name for the backup.",
+            dest.display()
+        ))),
+        Err(open::VacuumError::Failed(why)) => Err(Error::Unavailable(format!(
+            "The backup to {} failed ({why}); nothing was written there.",
+            dest.display()
+        ))),
     }
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "keyward.db".into());
-    let backup = path.with_file_name(format!(
-        "{name}.before-migration-{}.db",
-        now.format("%Y%m%dT%H%M%S")
-    ));
-    let backup_text = backup.to_string_lossy().into_owned();
-    sqlx::query("VACUUM INTO ?")
-        .bind(backup_text)
-        .execute(pool)
-        .await
-        .map_err(|e| {
-            Error::Unavailable(format!(
-                "Keyward needs to update the database {}, but could not back it up first \
-                 ({e}). Nothing was changed.",
-                path.display()
-            ))
-        })?;
-    Ok(Some(backup))
 }
 
 impl Store {
@@ -379,37 +210,23 @@ impl Store {
 
     /// A file that exists but cannot be written (permissions, an immutable file, a read-only
     /// mount or folder) opens read-only: listing and verifying work, every change is refused
-    /// with [`Error::ReadOnly`]. A damaged file is refused and never written to.
+    /// with [`Error::ReadOnly`]. A damaged file, a file of another program or of a newer
+    /// Keyward, and anything that is not a regular file are refused and never written to.
     pub async fn open_with(path: &Path, options: StoreOptions) -> Result<Self> {
-        let access = check_access(path)?;
-        let connect = SqliteConnectOptions::new()
-            .filename(path)
-            .foreign_keys(true)
-            .busy_timeout(BUSY_TIMEOUT)
-            .pragma("cache_size", PAGE_CACHE_KIB);
-        let connect = match access {
-            Access::Writable => connect
-                .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Full),
-            Access::ReadOnly { immutable } => connect.read_only(true).immutable(immutable),
-        };
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            // A ping before every query is for servers that drop connections; a local SQLite
-            // file cannot, and the ping adds a round trip to every query (a cached verify is
-            // one query).
-            .test_before_acquire(false)
-            .connect_with(connect)
-            .await
-            .map_err(|e| explain_open_error(path, e))?;
-        let read_only = access != Access::Writable;
-        if let Err(e) = Self::prepare(&pool, path, read_only, options.clock.now()).await {
-            // Closing lets SQLite remove the -wal/-shm files it created, leaving the folder as
-            // it was.
-            pool.close().await;
-            return Err(e);
+        let file = open::checked_path(path)?;
+        // Held until the schema is ready: others opening the same file meanwhile wait, then
+        // find it created or upgraded instead of doing it a second time.
+        let lock = open::OpenLock::acquire(&file).await?;
+        let (access, created) = open::check_access(&file)?;
+        let opened = Self::connect(&file, access, lock, options.clock.now()).await;
+        if opened.is_err() && created {
+            // Leave the folder as it was: remove the empty file made for a database that
+            // could not be made after all.
+            if std::fs::metadata(&file).is_ok_and(|m| m.len() == 0) {
+                let _ = std::fs::remove_file(&file);
+            }
         }
+        let (pool, read_only) = opened?;
         Ok(Self {
             pool,
             clock: options.clock,
@@ -422,29 +239,80 @@ impl Store {
         })
     }
 
+    /// Looks at the file, then opens the pool and (when writable and needed) backs the file up
+    /// and brings its schema up to date, releasing `lock` as soon as the schema is ready.
+    async fn connect(
+        file: &Path,
+        access: open::Access,
+        lock: open::OpenLock,
+        now: DateTime<Utc>,
+    ) -> Result<(SqlitePool, bool)> {
+        let contents = open::inspect(file).await?;
+        if contents == open::Contents::Newer {
+            return Err(open::made_by_newer(file));
+        }
+        let read_only = access != open::Access::Writable;
+        if read_only && contents.pending() {
+            return Err(Error::Unavailable(match contents {
+                open::Contents::New => format!(
+                    "The file {} is empty and read-only, so Keyward cannot make a key database \
+                     in it. Choose a file you may write to.",
+                    file.display()
+                ),
+                _ => format!(
+                    "The key database {} is read-only and was made by an older Keyward. Open \
+                     it once where it can be written so it can be upgraded; it was left \
+                     untouched.",
+                    file.display()
+                ),
+            }));
+        }
+        let connect = SqliteConnectOptions::new()
+            .filename(file)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT)
+            .pragma("cache_size", PAGE_CACHE_KIB);
+        let connect = match access {
+            open::Access::Writable => connect
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full),
+            open::Access::ReadOnly { immutable } => connect.read_only(true).immutable(immutable),
+        };
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            // A ping before every query is for servers that drop connections; a local SQLite
+            // file cannot, and the ping adds a round trip to every query (a cached verify is
+            // one query).
+            .test_before_acquire(false)
+            .connect_with(connect)
+            .await
+            .map_err(|e| explain_open_error(file, e))?;
+        let prepared = async {
+            if contents.pending() {
+                if let open::Contents::Ours { .. } = contents {
+                    open::backup_before_migrating(&pool, file, now).await?;
+                }
+                migrate(&pool, file).await?;
+                checkpoint_now(&pool).await;
+            }
+            Ok(())
+        }
+        .await;
+        drop(lock);
+        if let Err(e) = prepared {
+            // Closing lets SQLite remove the -wal/-shm files it created, leaving the folder as
+            // it was.
+            pool.close().await;
+            return Err(e);
+        }
+        Ok((pool, read_only))
+    }
+
     /// This store with a fresh verify cache holding at most `capacity` accepted tokens (0 turns
     /// it off). The default is 10,000.
     pub fn with_verify_cache_capacity(mut self, capacity: usize) -> Self {
         self.verified = Arc::new(verify_cache::VerifyCache::new(capacity));
         self
-    }
-
-    /// Checks the file, then (when writable) backs it up and brings its schema up to date.
-    async fn prepare(
-        pool: &SqlitePool,
-        path: &Path,
-        read_only: bool,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        check_integrity(pool, path).await?;
-        if read_only {
-            return ensure_schema_current(pool, path).await;
-        }
-        backup_before_migrating(pool, path, now).await?;
-        MIGRATOR.run(pool).await.map_err(|e| match e {
-            sqlx::migrate::MigrateError::Execute(inner) => explain_open_error(path, inner),
-            other => Error::Migration(other),
-        })
     }
 
     /// True when the file could not be written at open: changes are refused with
@@ -474,37 +342,52 @@ impl Store {
         &self.actor
     }
 
-    /// Writes a consistent copy of the whole database to `dest` (`VACUUM INTO`), which must not
-    /// exist yet. Safe while other processes read and write.
+    /// Writes a consistent copy of the whole database to `dest`, a new owner-only file (it must
+    /// not exist yet). Safe while other processes read and write.
     pub async fn backup(&self, dest: &Path) -> Result<()> {
-        if dest.exists() {
-            return Err(Error::InvalidInput(format!(
-                "{} already exists; choose a new file name for the backup.",
-                dest.display()
+        let dest = backup_destination(dest)?;
+        let mut db = self.pool.acquire().await?;
+        backup_into(&mut db, &dest).await
+    }
+
+    /// Copies the key database at `source` to `dest` without opening it as a store: nothing is
+    /// upgraded or written to `source`, and a database made by a newer Keyward can be copied
+    /// too. Refuses files that are not Keyward databases.
+    pub async fn backup_file(source: &Path, dest: &Path) -> Result<()> {
+        let file = open::checked_path(source)?;
+        let dest = backup_destination(dest)?;
+        if !file.exists() {
+            return Err(Error::Unavailable(format!(
+                "There is no key database at {}, so there is nothing to back up.",
+                source.display()
             )));
         }
-        let dest_text = dest
-            .to_str()
-            .ok_or_else(|| Error::InvalidInput("The backup path must be valid UTF-8.".into()))?;
-        sqlx::query("VACUUM INTO ?")
-            .bind(dest_text)
-            .execute(&self.pool)
+        if let open::Contents::New = open::inspect(&file).await? {
+            return Err(Error::Unavailable(format!(
+                "The key database {} is empty, so there is nothing to back up.",
+                source.display()
+            )));
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(&file)
+            .read_only(true)
+            .immutable(!open::wal_has_data(&file))
+            .busy_timeout(BUSY_TIMEOUT);
+        let mut db = <sqlx::SqliteConnection as sqlx::Connection>::connect_with(&options)
             .await
-            .map_err(|e| {
-                Error::Unavailable(format!("The backup to {} failed: {e}", dest.display()))
-            })?;
-        Ok(())
+            .map_err(|e| explain_open_error(&file, e))?;
+        let copied = backup_into(&mut db, &dest).await;
+        let _ = sqlx::Connection::close(db).await;
+        copied
     }
 
     /// Closes the pool, checkpointing the WAL into the main file. The checkpoint comes first
     /// and explicitly: SQLite only does it on close for the last connection, which several
-    /// pooled connections closing at once may all miss. Read-only stores have nothing to move.
+    /// pooled connections closing at once may all miss. It never waits: while another process
+    /// writes, the WAL stays for that process to checkpoint. Read-only stores have nothing to move.
     pub async fn close(&self) {
         if !self.read_only {
-            // Best effort: another process reading may hold the WAL; it checkpoints later.
-            let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                .execute(&self.pool)
-                .await;
+            checkpoint_now(&self.pool).await;
         }
         self.pool.close().await;
     }

@@ -5,6 +5,7 @@ use sqlx::FromRow;
 use super::{count, from_millis, to_millis, Store, WriteTx};
 use crate::error::{Error, Result};
 use crate::models::{validate_owner_name, Owner};
+use crate::names::canonical;
 
 #[derive(FromRow)]
 struct OwnerRow {
@@ -41,12 +42,21 @@ impl Store {
             .collect())
     }
 
+    /// The owner called `name`, however its accents were composed (see [`owner_by_name!`]).
     pub async fn get_owner(&self, name: &str) -> Result<Owner> {
-        self.list_owners()
-            .await?
-            .into_iter()
-            .find(|o| o.name.eq_ignore_ascii_case(name.trim()))
-            .ok_or_else(|| Error::OwnerNotFound(name.trim().to_owned()))
+        let wanted = canonical(name);
+        let owners = self.list_owners().await?;
+        let position = owners
+            .iter()
+            .position(|o| o.name.eq_ignore_ascii_case(&wanted))
+            .or_else(|| {
+                owners
+                    .iter()
+                    .position(|o| o.name.eq_ignore_ascii_case(name.trim()))
+            });
+        position
+            .map(|at| owners[at].clone())
+            .ok_or(Error::OwnerNotFound(wanted))
     }
 
     pub async fn create_owner(&self, name: &str) -> Result<Owner> {
@@ -65,8 +75,10 @@ impl Store {
         name: &str,
         now: DateTime<chrono::Utc>,
     ) -> Result<i64> {
+        // Validated names are canonical already; the operating-system user may not be.
+        let name = canonical(name);
         let inserted = sqlx::query("INSERT INTO owners (name, created_at) VALUES (?, ?)")
-            .bind(name)
+            .bind(&name)
             .bind(to_millis(now))
             .execute(&mut **tx)
             .await;
@@ -88,7 +100,7 @@ impl Store {
         let to = validate_owner_name(to)?;
         let now = self.clock.now();
         let mut tx = self.begin_write().await?;
-        let id = owner_id(&mut tx, from).await?;
+        let (id, from) = find_owner(&mut tx, from).await?;
         let renamed = sqlx::query("UPDATE owners SET name = ? WHERE id = ?")
             .bind(&to)
             .bind(id)
@@ -107,7 +119,7 @@ impl Store {
             now,
             "owner_renamed",
             None,
-            json!({ "from": from.trim(), "to": to }),
+            json!({ "from": from, "to": to }),
         )
         .await?;
         tx.commit().await?;
@@ -144,12 +156,32 @@ impl Store {
     }
 }
 
-/// The id of the owner called `name` (case-insensitive).
-pub(crate) async fn owner_id(tx: &mut WriteTx, name: &str) -> Result<i64> {
-    let row: Option<(i64,)> = sqlx::query_as("SELECT id FROM owners WHERE name = ?")
-        .bind(name.trim())
+/// The tail of a query for the owner called `?`, given the [`owner_by_name_args`]: names are
+/// matched in their stored form, [`canonical`] (accents composed, one space between words), and
+/// ASCII letters without case (COLLATE NOCASE in the schema).
+macro_rules! owner_by_name {
+    () => {
+        "FROM owners WHERE name IN (?, ?) ORDER BY name = ? DESC LIMIT 1"
+    };
+}
+pub(crate) use owner_by_name;
+
+/// The arguments of [`owner_by_name!`] for a name as typed. Names stored before names were
+/// normalised are left as they were; the name exactly as typed (trimmed) finds those, but the
+/// canonical form wins when both exist.
+pub(crate) fn owner_by_name_args(name: &str) -> [String; 3] {
+    let wanted = canonical(name);
+    [wanted.clone(), name.trim().to_owned(), wanted]
+}
+
+/// The id and stored name of the owner called `name` (see [`owner_by_name!`]).
+pub(crate) async fn find_owner(tx: &mut WriteTx, name: &str) -> Result<(i64, String)> {
+    let [wanted, typed, preferred] = owner_by_name_args(name);
+    let row: Option<(i64, String)> = sqlx::query_as(concat!("SELECT id, name ", owner_by_name!()))
+        .bind(&wanted)
+        .bind(typed)
+        .bind(preferred)
         .fetch_optional(&mut **tx)
         .await?;
-    row.map(|(id,)| id)
-        .ok_or_else(|| Error::OwnerNotFound(name.trim().to_owned()))
+    row.ok_or(Error::OwnerNotFound(wanted))
 }

@@ -31,7 +31,7 @@ const KEYS_PER_OWNER: u32 = 8;
 /// How far back seeded keys were created.
 const HISTORY_DAYS: i64 = 730;
 
-/// Rows per INSERT statement: 14 parameters each stays far below SQLite's 32,766 limit.
+/// Rows per INSERT statement: 14 parameters each (and two constants) stays far below SQLite's 32,766 limit.
 const ROWS_PER_INSERT: usize = 500;
 
 /// What [`Store::seed_keys`] added.
@@ -504,7 +504,7 @@ async fn insert_keys(
     let mut insert = QueryBuilder::new(
         "INSERT OR IGNORE INTO api_keys (id, prefix, name, owner_id, role, scopes, track_usage, \
          secret_last4, secret_hash, created_at, created_by, expires_at, revoked_at, \
-         last_used_at, seeded) ",
+         last_used_at, seeded, plan_id) ",
     );
     insert.push_values(rows, |mut values, row| {
         values
@@ -522,7 +522,8 @@ async fn insert_keys(
             .push_bind(row.expires_at)
             .push_bind(row.revoked_at)
             .push_bind(row.last_used_at)
-            .push("1");
+            .push("1")
+            .push("(SELECT id FROM plans WHERE is_default = 1)");
     });
     insert.push(" RETURNING id");
     let inserted: Vec<(String,)> = insert.build_query_as().fetch_all(&mut **tx).await?;

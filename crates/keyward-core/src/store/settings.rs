@@ -2,7 +2,7 @@ use serde_json::{json, Value};
 
 use super::{Store, WriteTx};
 use crate::error::{Error, Result};
-use crate::models::{validate_scope, Settings, EXPIRY_PRESET_DAYS};
+use crate::models::{validate_scope, Settings, EXPIRY_PRESET_DAYS, VERIFY_SCOPE};
 use crate::token::validate_prefix;
 
 const CLIPBOARD_SECONDS: std::ops::RangeInclusive<u32> = 5..=600;
@@ -22,15 +22,27 @@ fn to_rows(settings: &Settings) -> Vec<(&'static str, Value)> {
     ]
 }
 
+/// Settings from their rows, each on top of the defaults. A row that does not parse, does not fit
+/// its type (`4294967296` for a `u32`, `-1`) or is out of range (a limit of 0) is skipped: that
+/// setting keeps its default and the others still apply, rather than one bad row resetting all.
 fn from_rows(rows: Vec<(String, String)>) -> Settings {
-    let mut merged = serde_json::to_value(Settings::default()).unwrap_or_else(|_| json!({}));
+    let mut settings = Settings::default();
     for (key, value) in rows {
-        if let Ok(value) = serde_json::from_str::<Value>(&value) {
-            merged[key] = value;
+        let Ok(value) = serde_json::from_str::<Value>(&value) else {
+            continue;
+        };
+        let Ok(mut merged) = serde_json::to_value(&settings) else {
+            continue;
+        };
+        merged[key.as_str()] = value;
+        let candidate = serde_json::from_value::<Settings>(merged)
+            .ok()
+            .and_then(|candidate| validate_settings(candidate).ok());
+        if let Some(candidate) = candidate {
+            settings = candidate;
         }
     }
-    // A row that does not parse falls back to the default rather than failing the whole app.
-    serde_json::from_value(merged).unwrap_or_default()
+    settings
 }
 
 /// Checks every setting and tidies the scope list (trimmed, no duplicates, sorted).
@@ -64,6 +76,8 @@ pub fn validate_settings(mut settings: Settings) -> Result<Settings> {
     for scope in &scopes {
         validate_scope(scope)?;
     }
+    // Reserved: without it no service could be given the right to ask the verify server.
+    scopes.push(VERIFY_SCOPE.to_owned());
     scopes.sort();
     scopes.dedup();
     settings.scope_catalogue = scopes;
@@ -119,5 +133,107 @@ impl Store {
         }
         tx.commit().await?;
         Ok(settings)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::DEFAULT_OWNER_KEY_LIMIT;
+
+    fn with(change: impl FnOnce(&mut Settings)) -> Result<Settings> {
+        let mut settings = Settings::default();
+        change(&mut settings);
+        validate_settings(settings)
+    }
+
+    fn refused(result: Result<Settings>, words: &str) {
+        match result {
+            Err(Error::InvalidInput(message)) => {
+                assert!(message.contains(words), "{message:?} lacks {words:?}")
+            }
+            other => panic!("expected a refusal saying {words:?}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn numeric_settings_at_their_extremes_are_refused_in_plain_words() {
+        for days in [1, 6, 366, 3650, 3651, u32::MAX] {
+            refused(
+                with(|s| s.default_expiry_days = days),
+                "The default expiry must be",
+            );
+        }
+        for seconds in [0, 4, 601, u32::MAX] {
+            refused(
+                with(|s| s.clipboard_clear_seconds = seconds),
+                "Clear the clipboard after 5 to 600 seconds.",
+            );
+        }
+        for limit in [0, 1001, u32::MAX] {
+            refused(
+                with(|s| s.owner_key_limit = limit),
+                "The limit per owner must be 1 to 1000 active keys.",
+            );
+        }
+        // The ends of each range are accepted.
+        for change in [
+            (|s: &mut Settings| s.default_expiry_days = 0) as fn(&mut Settings),
+            |s| s.default_expiry_days = 365,
+            |s| s.clipboard_clear_seconds = 5,
+            |s| s.clipboard_clear_seconds = 600,
+            |s| s.owner_key_limit = 1,
+            |s| s.owner_key_limit = 1000,
+        ] {
+            with(change).expect("in range");
+        }
+    }
+
+    #[test]
+    fn a_stored_setting_out_of_range_keeps_its_default_and_spares_the_others() {
+        let row = |key: &str, value: &str| (key.to_owned(), value.to_owned());
+        let good = vec![
+            row("owner_key_limit", "7"),
+            row("key_prefix", "\"ab\""),
+            row("scope_catalogue", "[\"write\", \"read\"]"),
+        ];
+        let settings = from_rows(good.clone());
+        assert_eq!(settings.owner_key_limit, 7);
+        assert_eq!(settings.key_prefix, "ab");
+        assert_eq!(settings.scope_catalogue, [VERIFY_SCOPE, "read", "write"]);
+
+        let bad_values = [
+            row("owner_key_limit", "4294967296"),
+            row("owner_key_limit", "18446744073709551616"),
+            row("owner_key_limit", "-1"),
+            row("owner_key_limit", "0"),
+            row("owner_key_limit", "1e30"),
+            row("clipboard_clear_seconds", "4294967295"),
+            row("default_expiry_days", "4294967295"),
+            row("default_expiry_days", "not json"),
+        ];
+        for bad in bad_values {
+            // One row per setting, as in the table: the bad one replaces a good one if any.
+            let mut rows: Vec<_> = good.iter().filter(|r| r.0 != bad.0).cloned().collect();
+            rows.push(bad.clone());
+            let settings = from_rows(rows);
+            assert_eq!(settings.key_prefix, "ab", "{bad:?} reset the prefix");
+            assert_eq!(
+                settings.scope_catalogue,
+                [VERIFY_SCOPE, "read", "write"],
+                "{bad:?}"
+            );
+            let defaults = Settings::default();
+            if bad.0 == "owner_key_limit" {
+                assert_eq!(settings.owner_key_limit, DEFAULT_OWNER_KEY_LIMIT, "{bad:?}");
+            } else {
+                assert_eq!(settings.owner_key_limit, 7, "{bad:?}");
+            }
+            assert_eq!(
+                settings.clipboard_clear_seconds,
+                defaults.clipboard_clear_seconds
+            );
+            assert_eq!(settings.default_expiry_days, defaults.default_expiry_days);
+        }
     }
 }

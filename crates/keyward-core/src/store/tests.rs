@@ -443,7 +443,8 @@ async fn settings_are_validated_stored_and_audited() {
         ..Settings::default()
     };
     let saved = store.update_settings(settings).await.expect("save");
-    assert_eq!(saved.scope_catalogue, ["read", "write"]);
+    // Tidied, and the reserved scope stays even when it was left out.
+    assert_eq!(saved.scope_catalogue, [VERIFY_SCOPE, "read", "write"]);
     let created = store
         .create_key(NewKey::named("acme key"))
         .await
@@ -863,9 +864,21 @@ async fn search_finds_any_substring_of_the_name_or_handle_and_follows_renames_an
 /// Every filter and every sort reads an index: the plan never scans the whole key table.
 #[tokio::test]
 async fn every_list_filter_and_sort_reads_an_index() {
-    let (_dir, store, _) = fresh().await;
+    let (_dir, store, clock) = fresh().await;
     store.seed_keys(2_000).await.expect("seed");
     let owner = store.list_owners().await.expect("owners")[0].name.clone();
+    // Counts for some keys, so that the usage sort has both of its parts.
+    let day = crate::plans::QuotaPeriod::Day.start_of(clock.now());
+    let ids: Vec<(String,)> = sqlx::query_as("SELECT id FROM api_keys LIMIT 300")
+        .fetch_all(&store.pool)
+        .await
+        .expect("ids");
+    let counts: Vec<_> = ids
+        .into_iter()
+        .zip(1..)
+        .map(|((id,), n)| (id, day, n % 40))
+        .collect();
+    store.add_quota_usage(&counts).await.expect("usage");
     let filters = [
         ListQuery::default(),
         // Few matches: fetched and sorted.
@@ -915,6 +928,7 @@ async fn every_list_filter_and_sort_reads_an_index() {
         SortColumn::Status,
         SortColumn::Expires,
         SortColumn::LastUsed,
+        SortColumn::Usage,
     ];
     let mut queries: Vec<ListQuery> = filters.to_vec();
     for sort in sorts {
@@ -926,21 +940,45 @@ async fn every_list_filter_and_sort_reads_an_index() {
             });
         }
     }
+    // Usage with every filter too: its two parts each keep an index.
+    queries.extend(filters.iter().map(|filter| ListQuery {
+        sort: SortColumn::Usage,
+        ..filter.clone()
+    }));
     for query in queries {
         let plan = store.list_query_plan(&query).await.expect("plan");
         for line in plan.page.iter().chain(&plan.count) {
-            let scans_the_table = (line.starts_with("SCAN k") || line.starts_with("SCAN api_keys"))
+            let scans_the_table = (line.starts_with("SCAN k")
+                || line.starts_with("SCAN u")
+                || line.starts_with("SCAN api_keys")
+                || line.starts_with("SCAN quota_usage"))
                 && !line.contains("INDEX");
             assert!(!scans_the_table, "{query:?}\n{plan:#?}");
+        }
+        // One owner's keys, those expiring this week and a few search matches are found from
+        // their own index and sorted instead.
+        let few = query.search.as_deref() == Some("billing")
+            || query.owner.is_some()
+            || query.expiring_within_days.is_some();
+        if query.sort == SortColumn::Usage && !few {
+            // Counted keys in count order from their index, the others in creation order:
+            // only the two parts' first offset + limit rows are sorted, never every key.
+            assert!(
+                plan.page
+                    .iter()
+                    .any(|l| l.starts_with("SEARCH u USING INDEX quota_usage_by_used")),
+                "{query:?}\n{plan:#?}"
+            );
+            // The only sorts are of each part's rows (after `SCAN (subquery-n)`), to merge them.
+            let sorts_inside_a_part = plan.page.windows(2).any(|pair| {
+                pair[1].contains("TEMP B-TREE") && !pair[0].starts_with("SCAN (subquery-")
+            });
+            assert!(!sorts_inside_a_part, "{query:?}\n{plan:#?}");
         }
         // In list order already: no sort of the whole table for one page. (A few search
         // matches, one owner's keys and the keys expiring this week are sorted; so are the
         // first offset + limit keys of each status, for the status sort.)
-        let few = query.search.as_deref() == Some("billing")
-            || query.owner.is_some()
-            || query.expiring_within_days.is_some()
-            || query.sort == SortColumn::Status;
-        if !few {
+        if !few && query.sort != SortColumn::Status && query.sort != SortColumn::Usage {
             assert!(
                 !plan
                     .page
@@ -992,12 +1030,14 @@ async fn every_sort_pages_through_all_keys_in_the_defined_order() {
         SortColumn::Status,
         SortColumn::Expires,
         SortColumn::LastUsed,
+        SortColumn::Usage,
     ] {
         for descending in [true, false] {
             let mut expected = all.clone();
             expected.sort_by(|a, b| {
                 let lead = match sort {
-                    SortColumn::Created => std::cmp::Ordering::Equal,
+                    // No key has a quota count here (see the next test for those).
+                    SortColumn::Created | SortColumn::Usage => std::cmp::Ordering::Equal,
                     SortColumn::Name => a
                         .name
                         .to_ascii_lowercase()
@@ -1045,4 +1085,151 @@ async fn every_sort_pages_through_all_keys_in_the_defined_order() {
             assert_eq!(paged, expected, "{sort:?} descending {descending} at {now}");
         }
     }
+}
+
+/// The usage sort orders keys by their count in their plan's current period, as the details
+/// panel shows it: a count from an ended period, or kept from a plan without a quota, is 0.
+/// Equal counts go by id; keys at 0 by creation time. Filters apply to both parts.
+#[tokio::test]
+async fn the_usage_sort_orders_keys_by_their_count_this_period() {
+    use crate::plans::{NewPlan, PlanLimits, Quota, QuotaPeriod};
+    use std::collections::HashMap;
+
+    let (_dir, store, clock) = fresh().await;
+    for (name, per) in [("Daily", QuotaPeriod::Day), ("Monthly", QuotaPeriod::Month)] {
+        let limits = PlanLimits {
+            rate_per_second: None,
+            burst: None,
+            quota: Some(Quota { limit: 1000, per }),
+        };
+        store
+            .create_plan(NewPlan {
+                name: name.into(),
+                limits,
+            })
+            .await
+            .expect("plan");
+    }
+    // (name, plan, count added, for which period: 0 = this one, 1 = the one before)
+    let keys = [
+        ("busy", "Daily", 9, 0),
+        ("tied-1", "Daily", 5, 0),
+        ("tied-2", "Monthly", 5, 0),
+        ("tied-3", "Daily", 5, 0),
+        ("yesterday", "Daily", 100, 1),
+        ("was-metered", "Unlimited", 50, 0),
+        ("unchecked", "Daily", 0, 0),
+        ("zero", "Daily", 0, 0),
+        ("one", "Monthly", 1, 0),
+        ("revoked", "Daily", 7, 0),
+        ("unlimited", "Unlimited", 0, 0),
+    ];
+    let mut ids = HashMap::new();
+    for (name, plan, _, _) in keys {
+        let created = store
+            .create_key(NewKey {
+                plan: Some(plan.into()),
+                override_limit: true,
+                ..NewKey::named(name).expiring(ExpiryChoice::Never)
+            })
+            .await
+            .expect("create");
+        ids.insert(name, created.key.id);
+        clock.advance(chrono::Duration::milliseconds(10));
+    }
+    store
+        .revoke_keys(&[ids["revoked"].clone()])
+        .await
+        .expect("revoke");
+    let now = clock.now();
+    let counts: Vec<_> = keys
+        .iter()
+        .filter(|(name, ..)| *name != "unchecked")
+        .map(|&(name, plan, used, ago)| {
+            let per = if plan == "Monthly" {
+                QuotaPeriod::Month
+            } else {
+                QuotaPeriod::Day
+            };
+            let start = per.start_of(now) - chrono::Duration::days(ago);
+            (ids[name].clone(), start, used)
+        })
+        .collect();
+    store.add_quota_usage(&counts).await.expect("usage");
+
+    // What the details panel says each key has used (nothing for a plan without a quota).
+    let mut used = HashMap::new();
+    for (name, ..) in keys {
+        let usage = store.quota_usage(&ids[name]).await.expect("usage");
+        used.insert(ids[name].clone(), usage.map_or(0, |u| u.used));
+    }
+    assert_eq!(used[&ids["yesterday"]], 0);
+    assert_eq!(used[&ids["was-metered"]], 0);
+
+    let all = store
+        .list_keys(&ListQuery {
+            limit: 200,
+            ..ListQuery::default()
+        })
+        .await
+        .expect("list")
+        .keys;
+    for status in [None, Some(KeyStatus::Active)] {
+        for descending in [true, false] {
+            let mut expected: Vec<&KeySummary> = all
+                .iter()
+                .filter(|k| status.is_none_or(|s| k.status == s))
+                .collect();
+            expected.sort_by(|a, b| {
+                let (ua, ub) = (used[&a.id], used[&b.id]);
+                let order = ua.cmp(&ub).then(if ua > 0 && ub > 0 {
+                    a.id.cmp(&b.id)
+                } else {
+                    a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id))
+                });
+                if descending {
+                    order.reverse()
+                } else {
+                    order
+                }
+            });
+            let expected: Vec<&str> = expected.iter().map(|k| k.name.as_str()).collect();
+            // Pages of 2, so page boundaries fall inside and between the parts.
+            let mut paged = Vec::new();
+            for offset in (0..keys.len() as u32).step_by(2) {
+                let page = store
+                    .list_keys(&ListQuery {
+                        sort: SortColumn::Usage,
+                        descending,
+                        status,
+                        offset,
+                        limit: 2,
+                        ..ListQuery::default()
+                    })
+                    .await
+                    .expect("list");
+                assert_eq!(page.total as usize, expected.len());
+                paged.extend(page.keys.into_iter().map(|k| k.name));
+            }
+            assert_eq!(paged, expected, "{status:?} descending {descending}");
+        }
+    }
+    // Spelled out once, most used first.
+    let first: Vec<String> = store
+        .list_keys(&ListQuery {
+            sort: SortColumn::Usage,
+            limit: 6,
+            ..ListQuery::default()
+        })
+        .await
+        .expect("list")
+        .keys
+        .into_iter()
+        .map(|k| k.name)
+        .collect();
+    assert_eq!(first[..2], ["busy", "revoked"]);
+    let mut tied = first[2..5].to_vec();
+    tied.sort();
+    assert_eq!(tied, ["tied-1", "tied-2", "tied-3"]);
+    assert_eq!(first[5], "one");
 }

@@ -2,10 +2,12 @@ use chrono::{DateTime, Duration, Utc};
 use sqlx::FromRow;
 
 use super::keys::{key_row, KeyRow, KEY_AND_HASH_SELECT};
-use super::{to_millis, Store};
-use crate::error::{Error, Result};
+use super::plans::LimitsRow;
+use super::{to_millis, Store, BUSY_TIMEOUT};
+use crate::error::{sqlite_code, Error, Result};
 use crate::hash;
 use crate::models::{KeyStatus, KeySummary, Verdict, VerifiedKey};
+use crate::plans::PlanLimits;
 use crate::secret::{fingerprint, SecretToken};
 use crate::token::parse_token;
 
@@ -20,16 +22,26 @@ const RECORD_USE: &str = "UPDATE api_keys SET last_used_at = ?1 WHERE id = ?2 \
      AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?1) \
      RETURNING id, prefix, name, (SELECT o.name FROM owners o WHERE o.id = owner_id) AS owner, \
      role, scopes, track_usage, secret_last4, created_at, created_by, expires_at, revoked_at, \
-     last_used_at";
+     last_used_at, (SELECT p.name FROM plans p WHERE p.id = plan_id) AS key_plan";
 
 #[derive(FromRow)]
 struct StoredKey {
     #[sqlx(flatten)]
     row: KeyRow,
     secret_hash: String,
+    /// `None` only in a database no Keyward wrote: refused rather than guessed.
+    plan: Option<String>,
+    #[sqlx(flatten)]
+    limits: LimitsRow,
 }
 
-fn valid(key: KeySummary) -> Verdict {
+/// The key's plan, as read with it.
+struct KeyPlan {
+    name: String,
+    limits: PlanLimits,
+}
+
+fn valid(key: KeySummary, plan: KeyPlan) -> Verdict {
     Verdict::Valid {
         key: VerifiedKey {
             id: key.id,
@@ -38,6 +50,8 @@ fn valid(key: KeySummary) -> Verdict {
             role: key.role,
             scopes: key.scopes,
             expires_at: key.expires_at,
+            plan: plan.name,
+            limits: plan.limits,
         },
     }
 }
@@ -50,7 +64,77 @@ fn use_is_due(key: &KeySummary, now: DateTime<Utc>) -> bool {
             .is_none_or(|last| now - last >= LAST_USED_PRECISION || last > now)
 }
 
+/// How long recording a use may wait for another writer before it is skipped. Far below the
+/// store's busy timeout: bookkeeping must not hold up an answer.
+const RECORD_USE_WAIT_MS: u32 = 200;
+
+/// Records a use of `id` at `now` if the key is still active then: `Some(Some(row))` when it was,
+/// `Some(None)` when it is no longer active, `None` when another writer held the database for
+/// longer than [`RECORD_USE_WAIT_MS`] (nothing was written).
+async fn record_use(
+    db: &mut sqlx::pool::PoolConnection<sqlx::Sqlite>,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Option<KeyRow>>> {
+    sqlx::query(&format!("PRAGMA busy_timeout = {RECORD_USE_WAIT_MS}"))
+        .execute(&mut **db)
+        .await?;
+    // fetch_all runs the statement to its end, which commits it at once.
+    let used: std::result::Result<Vec<KeyRow>, sqlx::Error> = sqlx::query_as(RECORD_USE)
+        .bind(to_millis(now))
+        .bind(id)
+        .fetch_all(&mut **db)
+        .await;
+    sqlx::query(&format!(
+        "PRAGMA busy_timeout = {}",
+        BUSY_TIMEOUT.as_millis()
+    ))
+    .execute(&mut **db)
+    .await?;
+    match used {
+        Ok(rows) => Ok(Some(rows.into_iter().next())),
+        Err(e) if matches!(sqlite_code(&e), Some(5 | 6)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+impl StoredKey {
+    fn plan(&mut self) -> Result<KeyPlan> {
+        Ok(KeyPlan {
+            name: self.plan.take().ok_or_else(|| {
+                Error::Unavailable(
+                    "The key database holds a key without a usage plan, which no Keyward \
+                     writes. Restore the database from a backup."
+                        .into(),
+                )
+            })?,
+            limits: self.limits.limits()?,
+        })
+    }
+}
+
 impl Store {
+    /// A key as a verdict describes it (with its plan), by id: for answers about a key that
+    /// did not pass (revoked, expired), whose id was in the token. Seeded keys are not described.
+    pub async fn describe_key(&self, id: &str) -> Result<Option<VerifiedKey>> {
+        let stored: Option<StoredKey> = sqlx::query_as(&format!(
+            "{KEY_AND_HASH_SELECT} WHERE k.id = ? AND k.seeded = 0"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(mut stored) = stored else {
+            return Ok(None);
+        };
+        let plan = stored.plan()?;
+        Ok(
+            match valid(stored.row.into_summary(self.clock.now()), plan) {
+                Verdict::Valid { key } => Some(key),
+                _ => None,
+            },
+        )
+    }
+
     /// Checks a presented key. Order: MALFORMED → NOT_FOUND → REVOKED → EXPIRED → FORBIDDEN; the
     /// first failure wins. A valid key that tracks usage gets its last-used time set when the one
     /// stored is older than [`LAST_USED_PRECISION`], except on a read-only store
@@ -72,13 +156,15 @@ impl Store {
         .bind(parsed.id)
         .fetch_optional(&mut *db)
         .await?;
-        let Some(StoredKey {
-            row: mut current,
-            secret_hash: phc,
-        }) = stored
-        else {
+        let Some(mut stored) = stored else {
             return Ok(Verdict::NotFound);
         };
+        let plan = stored.plan()?;
+        let StoredKey {
+            row: mut current,
+            secret_hash: phc,
+            ..
+        } = stored;
         if current.prefix != parsed.prefix {
             return Ok(Verdict::NotFound);
         }
@@ -112,20 +198,22 @@ impl Store {
             KeyStatus::Revoked => return Ok(Verdict::Revoked),
             KeyStatus::Expired => return Ok(Verdict::Expired),
             KeyStatus::Active if !missing.is_empty() => return Ok(Verdict::Forbidden { missing }),
-            KeyStatus::Active if self.read_only || !use_is_due(&key, now) => return Ok(valid(key)),
+            KeyStatus::Active if self.read_only || !use_is_due(&key, now) => {
+                return Ok(valid(key, plan))
+            }
             KeyStatus::Active => {}
         }
 
         // The status is checked again in the statement that records the use, so a revocation
         // that commits after the read above still wins.
-        // fetch_all runs the statement to its end, which commits it at once.
-        let used: Vec<KeyRow> = sqlx::query_as(RECORD_USE)
-            .bind(to_millis(now))
-            .bind(parsed.id)
-            .fetch_all(&mut *db)
-            .await?;
-        if let Some(row) = used.into_iter().next() {
-            return Ok(valid(row.into_summary(now)));
+        let Some(used) = record_use(&mut db, parsed.id, now).await? else {
+            // Another process holds the write lock (a long import, say). The check answers
+            // anyway, from the row read above: a revocation waiting behind that lock has not
+            // committed, so VALID is still the truth; the use is recorded by a later check.
+            return Ok(valid(key, plan));
+        };
+        if let Some(row) = used {
+            return Ok(valid(row.into_summary(now), plan));
         }
         // Not active any more: the row as it is now says why.
         Ok(match key_row(&mut *db, parsed.id).await? {

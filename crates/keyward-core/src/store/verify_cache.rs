@@ -7,6 +7,7 @@
 //! key is revoked, expired or deleted is never cached.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use crate::secret::Fingerprint;
@@ -19,6 +20,9 @@ pub(crate) const DEFAULT_CAPACITY: usize = 10_000;
 pub(crate) struct VerifyCache {
     capacity: usize,
     inner: Mutex<Entries>,
+    /// Lookups that skipped argon2, and those that did not, since the cache was made.
+    hits: AtomicU64,
+    misses: AtomicU64,
 }
 
 #[derive(Default)]
@@ -33,6 +37,8 @@ impl VerifyCache {
         Self {
             capacity,
             inner: Mutex::new(Entries::default()),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
         }
     }
 
@@ -45,7 +51,18 @@ impl VerifyCache {
 
     /// True when argon2 accepted `token` against exactly this PHC string before.
     pub(crate) fn accepted(&self, token: &Fingerprint, phc: &Fingerprint) -> bool {
-        self.entries().matched.get(token) == Some(phc)
+        let hit = self.entries().matched.get(token) == Some(phc);
+        let counter = if hit { &self.hits } else { &self.misses };
+        counter.fetch_add(1, Ordering::Relaxed);
+        hit
+    }
+
+    /// (hits, misses) since the cache was made.
+    pub(crate) fn stats(&self) -> (u64, u64) {
+        (
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+        )
     }
 
     /// Records that argon2 accepted `token` against `phc`.
@@ -75,6 +92,16 @@ impl VerifyCache {
     }
 }
 
+impl super::Store {
+    /// How often `verify` found a token in the verify cache (skipping argon2) and how often
+    /// not, as `(hits, misses)`, since this store (or its last `with_verify_cache_capacity`)
+    /// was made. Shared by clones. Checks that end before the hash (malformed, unknown id) count
+    /// as neither.
+    pub fn verify_cache_stats(&self) -> (u64, u64) {
+        self.verified.stats()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,6 +116,7 @@ mod tests {
         assert_eq!(cache.len(), 3);
         assert!(!cache.accepted(&[6; 32], &[0; 32]));
         assert!(cache.accepted(&[9; 32], &[0; 32]));
+        assert_eq!(cache.stats(), (1, 1));
     }
 
     #[test]

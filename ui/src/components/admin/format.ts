@@ -1,5 +1,9 @@
 // Plain-words labels and summaries for the audit log.
 
+import type { PlanLimits } from '../../bindings/PlanLimits';
+import type { QuotaPeriod } from '../../bindings/QuotaPeriod';
+import { formatLimits } from './plans';
+
 export const ACTION_LABELS: Record<string, string> = {
   key_created: 'Key created',
   key_updated: 'Key updated',
@@ -8,6 +12,10 @@ export const ACTION_LABELS: Record<string, string> = {
   owner_created: 'Owner added',
   owner_renamed: 'Owner renamed',
   settings_changed: 'Settings changed',
+  plan_created: 'Plan created',
+  plan_updated: 'Plan changed',
+  plan_deleted: 'Plan deleted',
+  default_plan_changed: 'Default plan changed',
 };
 
 export function actionLabel(action: string): string {
@@ -26,6 +34,7 @@ const FIELD_LABELS: Record<string, string> = {
   key_prefix: 'key prefix',
   owner_key_limit: 'owner limit',
   scope_catalogue: 'scopes',
+  plan: 'plan',
 };
 
 function field(key: string): string {
@@ -45,6 +54,23 @@ function value(v: unknown, key = ''): string {
   if (key === 'default_expiry_days' && v === 0) return 'never';
   if (typeof v === 'object') return JSON.stringify(v);
   return String(v);
+}
+
+/** A plan's limits as an audit row holds them, in the Plans screen's words. */
+function limitsText(v: unknown): string {
+  if (typeof v !== 'object' || v === null) return '—';
+  const d = v as Record<string, unknown>;
+  const number = (x: unknown) => (typeof x === 'number' ? x : null);
+  const quota = d.quota as { limit?: unknown; per?: unknown } | null | undefined;
+  const limits: PlanLimits = {
+    rate_per_second: number(d.rate_per_second),
+    burst: number(d.burst),
+    quota:
+      quota && typeof quota.limit === 'number' && typeof quota.per === 'string'
+        ? { limit: quota.limit, per: quota.per as QuotaPeriod }
+        : null,
+  };
+  return formatLimits(limits);
 }
 
 function parse(details: string): Record<string, unknown> | null {
@@ -84,8 +110,29 @@ export function summarizeDetails(action: string, details: string): string {
     case 'owner_renamed':
       parts.push(`${value(d.from)} → ${value(d.to)}`);
       break;
+    case 'plan_created':
+      if (typeof d.name === 'string') parts.push(d.name);
+      parts.push(limitsText(d));
+      break;
+    case 'plan_updated':
+      if (isChange(d.name) && d.name.from !== d.name.to) {
+        parts.push(`${value(d.name.from)} → ${value(d.name.to)}`);
+      } else if (isChange(d.name)) {
+        parts.push(value(d.name.to));
+      }
+      if (JSON.stringify(d.from) !== JSON.stringify(d.to)) {
+        parts.push(`${limitsText(d.from)} → ${limitsText(d.to)}`);
+      }
+      break;
+    case 'plan_deleted':
+      if (typeof d.name === 'string') parts.push(d.name);
+      break;
+    case 'default_plan_changed':
+      parts.push(`${value(d.from)} → ${value(d.to)}`);
+      break;
     case 'key_created':
       if (d.owner !== undefined) parts.push(`owner: ${value(d.owner)}`);
+      if (typeof d.plan === 'string') parts.push(`plan: ${d.plan}`);
       if (d.role !== undefined) parts.push(`role: ${value(d.role)}`);
       if (Array.isArray(d.scopes) && d.scopes.length > 0) parts.push(`scopes: ${value(d.scopes)}`);
       if (d.expires_at !== undefined) parts.push(`expires: ${value(d.expires_at, 'expires_at')}`);

@@ -7,7 +7,7 @@ import type { KeySummary } from '../../bindings/KeySummary';
 import type { KeyUpdate } from '../../bindings/KeyUpdate';
 import type { ListQuery } from '../../bindings/ListQuery';
 import type { Owner } from '../../bindings/Owner';
-import { INFO, makeKey } from '../../test/fixtures';
+import { INFO, makeKey, UNLIMITED } from '../../test/fixtures';
 import KeysView from '../KeysView.svelte';
 
 const SOON = new Date(Date.now() + 3 * 86_400_000).toISOString();
@@ -36,6 +36,8 @@ function backend(initial: KeySummary[], owners: Owner[] = []) {
       }
       case 'list_owners':
         return owners;
+      case 'list_plans':
+        return [UNLIMITED];
       case 'get_settings':
         return {
           default_expiry_days: 90,
@@ -46,6 +48,13 @@ function backend(initial: KeySummary[], owners: Owner[] = []) {
         };
       case 'get_key':
         return keys.find((k) => k.id === args.id);
+      case 'check_name': {
+        // Stands in for the core's check_name (tested in Rust): it stores names with runs of
+        // spaces as one and the ends trimmed, and refuses a blank one.
+        const stored = (args.name as string).trim().replace(/\s+/g, ' ');
+        const problem = stored === '' ? 'Give the key a name.' : null;
+        return { problem, name: stored, length: [...stored].length, max: 50 };
+      }
       case 'key_history':
         return history;
       case 'update_key': {
@@ -139,6 +148,34 @@ describe('KeysView', () => {
     await user.click(nameHeader);
     await waitFor(() => expect(queries.at(-1)).toMatchObject({ sort: 'name', descending: true }));
     expect(nameHeader.closest('th')).toHaveAttribute('aria-sort', 'descending');
+  });
+
+  it('sorts by usage from the toolbar, most used first, then least used first', async () => {
+    const { queries } = backend([makeKey({ name: 'A' }), makeKey({ name: 'B' })]);
+    render(KeysView, { props: { info: INFO } });
+    await waitFor(() => expect(rows()).toHaveLength(2));
+    const user = userEvent.setup();
+    const usage = byId('sort-usage-btn');
+    expect(usage).toHaveAttribute('aria-pressed', 'false');
+    expect(usage).toHaveTextContent('Sort by usage');
+
+    await user.click(usage);
+    await waitFor(() => expect(queries.at(-1)).toMatchObject({ sort: 'usage', descending: true }));
+    expect(usage).toHaveAttribute('aria-pressed', 'true');
+    expect(usage).toHaveTextContent('Most used first');
+    // No column header claims the sort meanwhile.
+    for (const th of document.querySelectorAll('thead th[aria-sort]')) {
+      expect(th).toHaveAttribute('aria-sort', 'none');
+    }
+
+    await user.click(usage);
+    await waitFor(() => expect(queries.at(-1)).toMatchObject({ sort: 'usage', descending: false }));
+    expect(usage).toHaveTextContent('Least used first');
+
+    await user.click(document.querySelector('th button[data-sort="name"]') as HTMLElement);
+    await waitFor(() => expect(queries.at(-1)).toMatchObject({ sort: 'name', descending: false }));
+    expect(usage).toHaveAttribute('aria-pressed', 'false');
+    expect(usage).toHaveTextContent('Sort by usage');
   });
 
   it('filters by owner, role and expiring soon, and shows the owner usage', async () => {
@@ -242,6 +279,7 @@ describe('KeysView', () => {
         track_usage: null,
         expiry: null,
         override_limit: false,
+        plan: null,
       },
     });
     const items = [...byId('key-history').querySelectorAll('li')];
@@ -249,6 +287,41 @@ describe('KeysView', () => {
     expect(items[1]).toHaveTextContent('Created by root');
     await user.keyboard('{Escape}');
     expect(document.getElementById('key-details')).toBeNull();
+  });
+
+  it('asks the core about an edited name and saves it only when its stored form changed', async () => {
+    const key = makeKey({ name: 'Payroll', owner: 'Alice' });
+    const { calls } = backend([key], [owner('Alice', 1)]);
+    render(KeysView, { props: { info: INFO } });
+    await waitFor(() => expect(rows()).toHaveLength(1));
+    const user = userEvent.setup();
+    await user.click(rows()[0].querySelector('button.key-name-link') as HTMLElement);
+    await waitFor(() => byId('edit-key-btn'));
+    await user.click(byId('edit-key-btn'));
+    const input = await waitFor(() => byId('edit-name-input'));
+    await user.clear(input);
+    await waitFor(() => expect(byId('edit-name-error')).toHaveTextContent('Give the key a name.'));
+    expect(byId('save-key-btn')).toBeDisabled();
+    expect(input).toHaveAttribute('aria-invalid', 'true');
+
+    // The same name with extra spaces is stored as "Payroll": nothing to save.
+    await user.type(input, '  Payroll  ');
+    await waitFor(() => expect(document.getElementById('edit-name-error')).toBeNull());
+    await user.click(byId('save-key-btn'));
+    await waitFor(() => expect(byId('edit-key-btn')).toBeInTheDocument());
+    expect(calls.some(([cmd]) => cmd === 'update_key')).toBe(false);
+
+    await user.click(byId('edit-key-btn'));
+    await waitFor(() => expect(byId('edit-name-input')).toHaveValue('Payroll'));
+    await user.type(byId('edit-name-input'), '   run');
+    await user.click(byId('save-key-btn'));
+    await waitFor(() => expect(byId('edit-key-btn')).toBeInTheDocument());
+    expect(calls.find(([cmd]) => cmd === 'update_key')?.[1]).toMatchObject({
+      update: { name: 'Payroll run', owner: null },
+    });
+    expect(calls.filter(([cmd]) => cmd === 'check_name').map(([, args]) => args.name)).toContain(
+      'Payroll   run',
+    );
   });
 
   it('shows a revoked key read-only', async () => {

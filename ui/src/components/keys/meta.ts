@@ -61,6 +61,7 @@ const FIELD_LABELS: Record<string, string> = {
   scopes: 'scopes',
   track_usage: 'track usage',
   expires_at: 'expires',
+  plan: 'plan',
 };
 
 function parseDetails(details: string): Record<string, unknown> {
