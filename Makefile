@@ -20,7 +20,7 @@ TAURI := ui/node_modules/.bin/tauri
 PACKAGE_SMOKE_PACKAGES := xvfb xauth imagemagick desktop-file-utils rpm
 
 .PHONY: help run test deps test-deps ui lint unit-tests integration-tests e2e-tests \
-        package package-smoke bench-startup bench-verify-server
+        package package-smoke bench-startup bench-verify-server bench-server-memory
 
 help:
 	@echo "make run    install what is missing, build, and open Keyward"
@@ -29,6 +29,7 @@ help:
 	@echo "make package-smoke  build them, install the .deb here, launch it under Xvfb, screenshot it"
 	@echo "make bench-startup  time start-up against a bare Tauri window and measure memory"
 	@echo "make bench-verify-server  wrk: the verify server against a bare axum handler"
+	@echo "make bench-server-memory  the verify server's RSS and PSS with 100,000 keys, under load"
 
 deps:
 	@scripts/ensure-tools
@@ -98,3 +99,7 @@ bench-startup: deps $(UI_DEPS)
 # The verify server against a bare axum handler with wrk on loopback (BENCHMARKS.md, "Verify server").
 bench-verify-server: deps
 	scripts/bench-verify-server
+
+# The verify server's memory with 100,000 keys, at start and after wrk load (BENCHMARKS.md, "Verify server").
+bench-server-memory: deps
+	scripts/bench-server-memory
