@@ -78,13 +78,14 @@ test: test-deps
 	$(MAKE) --no-print-directory lint unit-tests integration-tests e2e-tests
 
 # `tauri build` makes a release build of the app and bundles it; its beforeBuildCommand builds the
-# UI (the CLI runs it in ui/, where it finds package.json), so a plain `tauri build` works too.
+# UI in the frontend folder. The CLI guesses that folder as the first package.json it finds, which
+# would be tests/unkey-sdk/'s, so TAURI_FRONTEND_PATH names it.
 # The npm registry here stops at @tauri-apps/plugin-clipboard-manager 2.3.3 while the crate is
 # 2.5: the JS side only sends `write_text`, unchanged between them, so the CLI's check is waived.
 # The packages ship keyward-cli (and its systemd unit) beside the app: build it first.
 package: deps $(UI_DEPS)
 	cargo build --release -p keyward-cli
-	$(TAURI) build --bundles deb,rpm --ignore-version-mismatches
+	TAURI_FRONTEND_PATH=$(CURDIR)/ui $(TAURI) build --bundles deb,rpm --ignore-version-mismatches
 	@ls -l target/release/bundle/deb/*.deb target/release/bundle/rpm/*.rpm
 
 package-smoke: package
