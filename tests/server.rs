@@ -225,22 +225,6 @@ async fn v1_verify_answers_each_verdict_and_a_revocation_at_the_very_next_reques
     server.stop().await;
 }
 
-/// The fields Unkey's `V2KeysVerifyKeyResponseData` defines; nothing else may appear.
-const UNKEY_DATA_FIELDS: &[&str] = &[
-    "valid",
-    "code",
-    "keyId",
-    "name",
-    "meta",
-    "expires",
-    "credits",
-    "enabled",
-    "permissions",
-    "roles",
-    "identity",
-    "ratelimits",
-];
-
 fn assert_unkey_envelope(body: &Value) {
     let top: Vec<&String> = body.as_object().expect("object").keys().collect();
     assert_eq!(top, ["data", "meta"], "{body}");
@@ -251,7 +235,7 @@ fn assert_unkey_envelope(body: &Value) {
         .is_some_and(|r| r.starts_with("req_")));
     for field in body["data"].as_object().expect("data").keys() {
         assert!(
-            UNKEY_DATA_FIELDS.contains(&field.as_str()),
+            keyward_server::unkey::RESPONSE_DATA_FIELDS.contains(&field.as_str()),
             "{field} in {body}"
         );
     }

@@ -16,7 +16,6 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::auth::authorize;
 use crate::body::read_json;
@@ -239,7 +238,8 @@ pub async fn verify_key(State(state): State<ServerState>, request: Request) -> R
     .into_response()
 }
 
-/// The names `data` may hold (`V2KeysVerifyKeyResponseData.properties`), for tests.
+/// The names `data` may hold (`V2KeysVerifyKeyResponseData.properties` in Unkey's spec): Unkey's
+/// SDKs refuse anything else, so the tests check every answer against this one list.
 pub const RESPONSE_DATA_FIELDS: &[&str] = &[
     "valid",
     "code",
@@ -255,20 +255,21 @@ pub const RESPONSE_DATA_FIELDS: &[&str] = &[
     "ratelimits",
 ];
 
-/// Whether every field of `data` is one Unkey's schema has.
-pub fn fits_unkey_schema(data: &Value) -> bool {
-    data.as_object().is_some_and(|fields| {
-        fields.contains_key("valid")
-            && fields.contains_key("code")
-            && fields
-                .keys()
-                .all(|k| RESPONSE_DATA_FIELDS.contains(&k.as_str()))
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
+
+    /// Whether every field of `data` is one Unkey's schema has.
+    fn fits_unkey_schema(data: &Value) -> bool {
+        data.as_object().is_some_and(|fields| {
+            fields.contains_key("valid")
+                && fields.contains_key("code")
+                && fields
+                    .keys()
+                    .all(|k| RESPONSE_DATA_FIELDS.contains(&k.as_str()))
+        })
+    }
     use crate::limiter::{PlanCheck, PlanVerdict};
     use keyward_core::{Role, VerifiedKey};
     use std::time::Duration;

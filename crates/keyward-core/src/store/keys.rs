@@ -599,14 +599,10 @@ impl Store {
         let overridden = self
             .check_owner_limit(tx, owner_id, &owner, now, new.override_limit)
             .await?;
-        let plan_id = match &new.plan {
-            Some(plan) => super::plans::plan_id(tx, plan).await?,
-            None => super::plans::default_plan_id(tx).await?,
+        let (plan_id, plan) = match &new.plan {
+            Some(plan) => super::plans::plan_named(tx, plan).await?,
+            None => super::plans::default_plan(tx).await?,
         };
-        let (plan,): (String,) = sqlx::query_as("SELECT name FROM plans WHERE id = ?")
-            .bind(plan_id)
-            .fetch_one(&mut **tx)
-            .await?;
         sqlx::query(
             "INSERT INTO api_keys (id, prefix, name, owner_id, role, scopes, track_usage, \
              secret_last4, secret_hash, created_at, created_by, expires_at, plan_id) \
@@ -800,11 +796,7 @@ impl Store {
         change("owner", json!(current.owner), json!(owner_name));
         let (plan_id, plan) = match update.plan.as_deref() {
             Some(plan) => {
-                let id = super::plans::plan_id(&mut tx, plan).await?;
-                let (name,): (String,) = sqlx::query_as("SELECT name FROM plans WHERE id = ?")
-                    .bind(id)
-                    .fetch_one(&mut *tx)
-                    .await?;
+                let (id, name) = super::plans::plan_named(&mut tx, plan).await?;
                 (Some(id), name)
             }
             None => (None, current.plan.clone()),

@@ -23,7 +23,7 @@ use sqlx::sqlite::{
 use sqlx::{Sqlite, Transaction};
 
 use crate::clock::{Clock, SystemClock};
-use crate::error::{Error, Result};
+use crate::error::{sqlite_code, Error, Result};
 use open::explain_open_error;
 
 pub use audit::audit_csv;
@@ -131,23 +131,34 @@ fn disk_is_full(path: &Path) -> bool {
     matches!(written, Err(e) if e.raw_os_error() == Some(28))
 }
 
+/// Sets how long statements on `db` wait for another writer's lock. Bookkeeping that must never
+/// hold anything up (recording a use, a server's report, the closing checkpoint) shortens it for
+/// one statement, then puts [`BUSY_TIMEOUT`] back.
+pub(crate) async fn set_busy_timeout(
+    db: &mut sqlx::SqliteConnection,
+    wait: Duration,
+) -> std::result::Result<(), sqlx::Error> {
+    sqlx::query(&format!("PRAGMA busy_timeout = {}", wait.as_millis()))
+        .execute(db)
+        .await
+        .map(|_| ())
+}
+
+/// Whether a failure means another writer held the lock longer than the wait allowed.
+pub(crate) fn is_busy(error: &sqlx::Error) -> bool {
+    matches!(sqlite_code(error), Some(5 | 6))
+}
+
 /// Moves the WAL into the main file and empties it, if no other connection is reading: never
 /// waits. After an upgrade every migration's pages sit in the WAL (hundreds of KiB for a new
 /// file), which the next writer would otherwise have to find room for on top.
 async fn checkpoint_now(pool: &SqlitePool) {
     if let Ok(mut db) = pool.acquire().await {
-        let _ = sqlx::query("PRAGMA busy_timeout = 0")
-            .execute(&mut *db)
-            .await;
+        let _ = set_busy_timeout(&mut db, Duration::ZERO).await;
         let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
             .execute(&mut *db)
             .await;
-        let _ = sqlx::query(&format!(
-            "PRAGMA busy_timeout = {}",
-            BUSY_TIMEOUT.as_millis()
-        ))
-        .execute(&mut *db)
-        .await;
+        let _ = set_busy_timeout(&mut db, BUSY_TIMEOUT).await;
     }
 }
 

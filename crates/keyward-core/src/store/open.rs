@@ -162,17 +162,17 @@ pub(super) fn folder_of(path: &Path) -> &Path {
         .unwrap_or_else(|| Path::new("."))
 }
 
-/// The `-wal` file beside `path`.
-fn wal_of(path: &Path) -> PathBuf {
+/// A side file SQLite keeps beside `path`: `-wal`, `-shm`.
+fn side_file(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
-    name.push("-wal");
+    name.push(suffix);
     PathBuf::from(name)
 }
 
 /// Whether the `-wal` beside `path` holds changes not yet in the main file: then only a normal
 /// (locking) read sees the database as it is.
 pub(super) fn wal_has_data(path: &Path) -> bool {
-    std::fs::metadata(wal_of(path)).is_ok_and(|m| m.len() > 0)
+    std::fs::metadata(side_file(path, "-wal")).is_ok_and(|m| m.len() > 0)
 }
 
 /// Creates a new file for Keyward's data, readable and writable by its owner only (keys,
@@ -347,13 +347,6 @@ impl Refusal {
     }
 }
 
-/// The `-shm` file beside `path`.
-fn shm_of(path: &Path) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push("-shm");
-    PathBuf::from(name)
-}
-
 /// Reads what `path` holds without writing anything: not even a side file, unless a `-wal`
 /// with data shows the file is in use (then a normal read-only connection, which shares it).
 pub(super) async fn inspect(path: &Path) -> Result<Contents> {
@@ -375,7 +368,8 @@ pub(super) async fn inspect(path: &Path) -> Result<Contents> {
             // into the file at that moment, which look broken. Look again with a read that
             // waits for such writers; remove whatever side file that look made for a file that
             // is really broken, so the folder stays as it was.
-            let had = [wal_of(path), shm_of(path)].map(|side| (side.exists(), side));
+            let had = [side_file(path, "-wal"), side_file(path, "-shm")]
+                .map(|side| (side.exists(), side));
             let again = look(path, false).await;
             if again.is_err() {
                 for (existed, side) in had {

@@ -76,13 +76,13 @@ const PLAN_SELECT: &str = "SELECT p.name, p.rate_per_second AS plan_rate, p.burs
      p.quota AS plan_quota, p.quota_period AS plan_period, p.is_default, p.created_at, \
      (SELECT COUNT(*) FROM api_keys k WHERE k.plan_id = p.id) AS keys FROM plans p";
 
-/// A plan's id by name (compared as names are), inside a write.
-pub(crate) async fn plan_id(tx: &mut WriteTx, name: &str) -> Result<i64> {
-    let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM plans WHERE name = ?")
+/// A plan found by name (compared as names are), inside a write: its id and its name as stored.
+pub(crate) async fn plan_named(tx: &mut WriteTx, name: &str) -> Result<(i64, String)> {
+    let found: Option<(i64, String)> = sqlx::query_as("SELECT id, name FROM plans WHERE name = ?")
         .bind(canonical(name))
         .fetch_optional(&mut **tx)
         .await?;
-    found.map(|(id,)| id).ok_or_else(|| {
+    found.ok_or_else(|| {
         Error::InvalidInput(format!(
             "There is no plan named \"{}\". The plans are listed in Settings → Plans in the \
              app, or by keyward-cli plans list. Nothing was changed.",
@@ -91,12 +91,13 @@ pub(crate) async fn plan_id(tx: &mut WriteTx, name: &str) -> Result<i64> {
     })
 }
 
-/// The plan new keys get.
-pub(crate) async fn default_plan_id(tx: &mut WriteTx) -> Result<i64> {
-    let (id,): (i64,) = sqlx::query_as("SELECT id FROM plans WHERE is_default = 1")
-        .fetch_one(&mut **tx)
-        .await?;
-    Ok(id)
+/// The plan new keys get: its id and name.
+pub(crate) async fn default_plan(tx: &mut WriteTx) -> Result<(i64, String)> {
+    Ok(
+        sqlx::query_as("SELECT id, name FROM plans WHERE is_default = 1")
+            .fetch_one(&mut **tx)
+            .await?,
+    )
 }
 
 /// A plan's name: the same rules as key and owner names.
@@ -181,7 +182,7 @@ impl Store {
         let limits = validate_limits(&changed.limits)?;
         let now = self.clock.now();
         let mut tx = self.begin_write().await?;
-        let id = plan_id(&mut tx, name).await?;
+        let (id, _) = plan_named(&mut tx, name).await?;
         let before: PlanRow = sqlx::query_as(&format!("{PLAN_SELECT} WHERE p.id = ?"))
             .bind(id)
             .fetch_one(&mut *tx)
@@ -225,7 +226,7 @@ impl Store {
     pub async fn delete_plan(&self, name: &str) -> Result<()> {
         let now = self.clock.now();
         let mut tx = self.begin_write().await?;
-        let id = plan_id(&mut tx, name).await?;
+        let (id, _) = plan_named(&mut tx, name).await?;
         let row: PlanRow = sqlx::query_as(&format!("{PLAN_SELECT} WHERE p.id = ?"))
             .bind(id)
             .fetch_one(&mut *tx)
@@ -267,13 +268,9 @@ impl Store {
     pub async fn set_default_plan(&self, name: &str) -> Result<Plan> {
         let now = self.clock.now();
         let mut tx = self.begin_write().await?;
-        let id = plan_id(&mut tx, name).await?;
-        let before = default_plan_id(&mut tx).await?;
+        let (id, to) = plan_named(&mut tx, name).await?;
+        let (before, from) = default_plan(&mut tx).await?;
         if before != id {
-            let (from,): (String,) = sqlx::query_as("SELECT name FROM plans WHERE id = ?")
-                .bind(before)
-                .fetch_one(&mut *tx)
-                .await?;
             // Two statements, one transaction: the partial unique index allows one default.
             sqlx::query("UPDATE plans SET is_default = 0 WHERE is_default = 1")
                 .execute(&mut *tx)
@@ -281,10 +278,6 @@ impl Store {
             sqlx::query("UPDATE plans SET is_default = 1 WHERE id = ?")
                 .bind(id)
                 .execute(&mut *tx)
-                .await?;
-            let (to,): (String,) = sqlx::query_as("SELECT name FROM plans WHERE id = ?")
-                .bind(id)
-                .fetch_one(&mut *tx)
                 .await?;
             self.audit(
                 &mut tx,

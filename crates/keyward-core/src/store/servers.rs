@@ -2,17 +2,17 @@
 //! verifications by code) every few seconds; the app lists those seen lately.
 //!
 //! A report never waits long for the database: it is skipped when another writer holds it for
-//! more than [`REPORT_WAIT_MS`], and the next one (a few seconds later) tries again.
+//! more than [`REPORT_WAIT`], and the next one (a few seconds later) tries again.
 
 use chrono::Duration;
 use sqlx::FromRow;
 
-use super::{from_millis, to_millis, Store, BUSY_TIMEOUT};
-use crate::error::{sqlite_code, Error, Result};
+use super::{from_millis, is_busy, set_busy_timeout, to_millis, Store, BUSY_TIMEOUT};
+use crate::error::{Error, Result};
 use crate::servers::{CodeCounts, ServerReport, VerifyServer, SERVER_SEEN_WITHIN};
 
 /// How long a report waits for another writer before it is skipped.
-const REPORT_WAIT_MS: u32 = 200;
+const REPORT_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Rows of servers not seen for this long are removed when a server reports.
 const FORGET_AFTER: Duration = Duration::days(7);
@@ -57,9 +57,7 @@ impl Store {
         let now = to_millis(self.clock.now());
         let json = |c: &CodeCounts| serde_json::to_string(c).unwrap_or_else(|_| "{}".into());
         let mut db = self.pool.acquire().await?;
-        sqlx::query(&format!("PRAGMA busy_timeout = {REPORT_WAIT_MS}"))
-            .execute(&mut *db)
-            .await?;
+        set_busy_timeout(&mut db, REPORT_WAIT).await?;
         let written = async {
             let mut tx = sqlx::Connection::begin(&mut *db).await?;
             sqlx::query("DELETE FROM verify_servers WHERE last_seen < ?")
@@ -86,15 +84,10 @@ impl Store {
             tx.commit().await
         }
         .await;
-        sqlx::query(&format!(
-            "PRAGMA busy_timeout = {}",
-            BUSY_TIMEOUT.as_millis()
-        ))
-        .execute(&mut *db)
-        .await?;
+        set_busy_timeout(&mut db, BUSY_TIMEOUT).await?;
         match written {
             Ok(()) => Ok(true),
-            Err(e) if matches!(sqlite_code(&e), Some(5 | 6)) => Ok(false),
+            Err(e) if is_busy(&e) => Ok(false),
             Err(e) => Err(Error::from(e)),
         }
     }

@@ -3,8 +3,8 @@ use sqlx::FromRow;
 
 use super::keys::{key_row, KeyRow, KEY_AND_HASH_SELECT};
 use super::plans::LimitsRow;
-use super::{to_millis, Store, BUSY_TIMEOUT};
-use crate::error::{sqlite_code, Error, Result};
+use super::{is_busy, set_busy_timeout, to_millis, Store, BUSY_TIMEOUT};
+use crate::error::{Error, Result};
 use crate::hash;
 use crate::models::{KeyStatus, KeySummary, Verdict, VerifiedKey};
 use crate::plans::PlanLimits;
@@ -66,34 +66,27 @@ fn use_is_due(key: &KeySummary, now: DateTime<Utc>) -> bool {
 
 /// How long recording a use may wait for another writer before it is skipped. Far below the
 /// store's busy timeout: bookkeeping must not hold up an answer.
-const RECORD_USE_WAIT_MS: u32 = 200;
+const RECORD_USE_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Records a use of `id` at `now` if the key is still active then: `Some(Some(row))` when it was,
 /// `Some(None)` when it is no longer active, `None` when another writer held the database for
-/// longer than [`RECORD_USE_WAIT_MS`] (nothing was written).
+/// longer than [`RECORD_USE_WAIT`] (nothing was written).
 async fn record_use(
     db: &mut sqlx::pool::PoolConnection<sqlx::Sqlite>,
     id: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<Option<KeyRow>>> {
-    sqlx::query(&format!("PRAGMA busy_timeout = {RECORD_USE_WAIT_MS}"))
-        .execute(&mut **db)
-        .await?;
+    set_busy_timeout(db, RECORD_USE_WAIT).await?;
     // fetch_all runs the statement to its end, which commits it at once.
     let used: std::result::Result<Vec<KeyRow>, sqlx::Error> = sqlx::query_as(RECORD_USE)
         .bind(to_millis(now))
         .bind(id)
         .fetch_all(&mut **db)
         .await;
-    sqlx::query(&format!(
-        "PRAGMA busy_timeout = {}",
-        BUSY_TIMEOUT.as_millis()
-    ))
-    .execute(&mut **db)
-    .await?;
+    set_busy_timeout(db, BUSY_TIMEOUT).await?;
     match used {
         Ok(rows) => Ok(Some(rows.into_iter().next())),
-        Err(e) if matches!(sqlite_code(&e), Some(5 | 6)) => Ok(None),
+        Err(e) if is_busy(&e) => Ok(None),
         Err(e) => Err(e.into()),
     }
 }
