@@ -8,7 +8,8 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 BUILD_PACKAGES := libwebkit2gtk-4.1-dev build-essential curl wget file libxdo-dev libssl-dev \
                   libayatana-appindicator3-dev librsvg2-dev pkg-config
 # nginx: the gateway test puts a real nginx (auth_request) in front of `keyward-cli serve`.
-TEST_PACKAGES := xvfb xauth xclip webkit2gtk-driver imagemagick dbus-daemon nginx
+# postgresql: the PostgreSQL backend's tests run against a real server (scripts/with-postgres).
+TEST_PACKAGES := xvfb xauth xclip webkit2gtk-driver imagemagick dbus-daemon nginx postgresql
 
 UI_DEPS := ui/node_modules/.installed
 # Unkey's official SDK, which tests/gateway.rs points at `keyward-cli serve`.
@@ -20,7 +21,8 @@ TAURI := ui/node_modules/.bin/tauri
 PACKAGE_SMOKE_PACKAGES := xvfb xauth imagemagick desktop-file-utils rpm
 
 .PHONY: help run test deps test-deps ui lint unit-tests integration-tests e2e-tests \
-        package package-smoke bench-startup bench-verify-server bench-server-memory
+        package package-smoke bench-startup bench-verify-server bench-server-memory bench-backends \
+        bench-verify-server-nodes
 
 help:
 	@echo "make run    install what is missing, build, and open Keyward"
@@ -30,6 +32,8 @@ help:
 	@echo "make bench-startup  time start-up against a bare Tauri window and measure memory"
 	@echo "make bench-verify-server  wrk: the verify server against a bare axum handler"
 	@echo "make bench-server-memory  the verify server's RSS and PSS with 100,000 keys, under load"
+	@echo "make bench-backends  SQLite against PostgreSQL: a page, a cached verify, creating a key"
+	@echo "make bench-verify-server-nodes  the verify server on PostgreSQL with 1 and 3 nodes; quota overshoot"
 
 deps:
 	@scripts/ensure-tools
@@ -60,22 +64,28 @@ lint: ui
 	npm --prefix ui run lint
 	cargo clippy --workspace --all-targets -- -D warnings
 
+# The PostgreSQL backend's tests need a server: scripts/with-postgres starts a throwaway one for
+# the command and sets KEYWARD_TEST_PG (under `make test` one is already running, and it is reused).
 unit-tests: ui
 	npm --prefix ui test
-	cargo test --workspace --lib --bins
+	scripts/with-postgres cargo test --workspace --lib --bins
+	# The storage crates' own test binaries: the store's behaviour on both backends, and each
+	# backend's opening and SQL.
+	scripts/with-postgres cargo test -p keyward-store -p keyward-sqlite -p keyward-postgres --tests
 	@git diff --quiet -- ui/src/bindings || { git diff --stat -- ui/src/bindings; \
 	  echo "ui/src/bindings changed when regenerated from Rust: commit the new files." >&2; exit 1; }
 
 integration-tests: ui $(UNKEY_SDK_DEPS)
 	cargo build --workspace
-	cargo test --test tests
+	scripts/with-postgres cargo test --test tests
 
 e2e-tests: ui
 	cargo build --workspace
 	$(XVFB) cargo test --test e2e -- --test-threads=1
 
+# One PostgreSQL server for the whole run, rather than one per target.
 test: test-deps
-	$(MAKE) --no-print-directory lint unit-tests integration-tests e2e-tests
+	scripts/with-postgres $(MAKE) --no-print-directory lint unit-tests integration-tests e2e-tests
 
 # `tauri build` makes a release build of the app and bundles it; its beforeBuildCommand builds the
 # UI in the frontend folder. The CLI guesses that folder as the first package.json it finds, which
@@ -96,6 +106,16 @@ package-smoke: package
 bench-startup: deps $(UI_DEPS)
 	@scripts/ensure-apt xvfb xauth dbus-daemon xdotool
 	scripts/bench-startup
+
+# SQLite against PostgreSQL side by side: a page, a cached verify, creating a key (BENCHMARKS.md,
+# "Backends"). The throwaway server flushes every commit, as SQLite's synchronous=FULL does.
+bench-backends: deps
+	KEYWARD_PG_DURABLE=1 scripts/with-postgres cargo bench -p keyward-store --bench backends
+
+# The verify server on SQLite, on PostgreSQL with one node and with three, and a shared quota's
+# overshoot across three nodes (BENCHMARKS.md, "Teams on PostgreSQL").
+bench-verify-server-nodes: deps
+	KEYWARD_PG_DURABLE=1 scripts/with-postgres scripts/bench-verify-server-nodes
 
 # The verify server against a bare axum handler with wrk on loopback (BENCHMARKS.md, "Verify server").
 bench-verify-server: deps

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use keyward_core::{hash, ExpiryChoice, NewKey, Store};
+use keyward_core::{hash, ExpiryChoice, NewKey};
 
 /// A 32-character secret, as `token::generate_token` makes.
 const SECRET: &[u8] = b"0123456789abcdefghijABCDEFGHIJxy";
@@ -27,7 +27,7 @@ fn create_vs_hash(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let dir = tempfile::tempdir().expect("temp dir");
     let store = runtime
-        .block_on(Store::open(&dir.path().join("bench.db")))
+        .block_on(keyward_store::open(&dir.path().join("bench.db")))
         .expect("open");
 
     let mut group = c.benchmark_group("create");

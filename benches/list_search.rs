@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use keyward_core::{KeyStatus, ListQuery, SortColumn, Store};
+use keyward_core::{KeyStatus, ListQuery, SortColumn};
 
 const KEYS: u32 = 100_000;
 const RUNS: usize = 1_000;
@@ -27,7 +27,7 @@ fn list_at_scale(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let dir = tempfile::tempdir().expect("temp dir");
     let store = runtime
-        .block_on(Store::open(&dir.path().join("bench.db")))
+        .block_on(keyward_store::open(&dir.path().join("bench.db")))
         .expect("open");
     let started = Instant::now();
     let report = runtime.block_on(store.seed_keys(KEYS)).expect("seed");

@@ -16,7 +16,7 @@ use common::{timed, us};
 
 fn open_with_key(runtime: &tokio::runtime::Runtime, folder: &Path) -> (Store, SecretToken) {
     let store = runtime
-        .block_on(Store::open(&folder.join("bench.db")))
+        .block_on(keyward_store::open(&folder.join("bench.db")))
         .expect("open");
     let created = runtime
         .block_on(store.create_key(NewKey::named("bench")))

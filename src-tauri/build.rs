@@ -31,6 +31,7 @@ const COMMANDS: &[&str] = &[
     "start_server",
     "stop_server",
     "server_status",
+    "change_counter",
 ];
 
 fn main() {

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use keyward_core::{KeySummary, Store};
+use keyward_core::KeySummary;
 
 use crate::util::{cli, keys_and_audit, stderr, stdout, temp_db};
 
@@ -278,7 +278,7 @@ async fn odd_but_valid_names_are_stored_and_listed_verbatim() {
     // Leading and trailing spaces are trimmed; the rest is kept.
     let token = create_ok(&db, "  padded name \t");
     let id = token.split('_').nth(1).expect("id");
-    let store = Store::open(&db).await.expect("open");
+    let store = keyward_store::open(&db).await.expect("open");
     assert_eq!(store.get_key(id).await.expect("get").name, "padded name");
     store.close().await;
 }

@@ -1,5 +1,5 @@
 use chrono::{Duration, Utc};
-use keyward_core::{ManualClock, SecretToken, Store, StoreOptions, Verdict};
+use keyward_core::{ManualClock, SecretToken, StoreOptions, Verdict};
 
 use crate::util::{cli, stdout, temp_db};
 
@@ -71,7 +71,7 @@ async fn a_wrong_secret_for_a_real_id_is_not_found() {
     let id = token.split('_').nth(1).expect("id");
     // A well-formed token (valid checksum) for the same id but another secret.
     let forged = keyward_core::token::generate_token("kw", id).expect("forge");
-    let store = Store::open(&db).await.expect("open");
+    let store = keyward_store::open(&db).await.expect("open");
     assert_eq!(
         store.verify(&forged.token, &[]).await.expect("verify"),
         Verdict::NotFound
@@ -88,7 +88,7 @@ async fn crossing_the_expiry_with_an_injected_clock_makes_the_key_expired() {
         clock: std::sync::Arc::new(clock.clone()),
         actor: "test".into(),
     };
-    let store = Store::open_with(&db, options).await.expect("open");
+    let store = keyward_store::open_with(&db, options).await.expect("open");
     assert!(store.verify(&token, &[]).await.expect("verify").is_valid());
 
     clock.advance(Duration::minutes(2));
@@ -173,7 +173,7 @@ async fn every_change_writes_one_audit_row_in_the_same_transaction() {
     let id = token.split('_').nth(1).expect("id").to_owned();
     assert!(cli(&db, &["keys", "revoke", &id]).status.success());
     assert!(cli(&db, &["keys", "delete", &id]).status.success());
-    let store = Store::open(&db).await.expect("open");
+    let store = keyward_store::open(&db).await.expect("open");
     let events = store.audit_events(Some(&id)).await.expect("audit");
     let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(actions, ["key_created", "key_revoked", "key_deleted"]);

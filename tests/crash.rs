@@ -144,7 +144,7 @@ async fn sigkill_during_create_never_corrupts_loses_or_orphans_a_key() {
     let mut reported: BTreeMap<String, String> = BTreeMap::new(); // id -> name
     let (mut n_reported, mut n_unreported_landed, mut n_lost, mut n_exited) = (0, 0, 0, 0);
     // One reader throughout; python3 opens the file afresh after every kill.
-    let store = Store::open(&db).await.expect("open");
+    let store = keyward_store::open(&db).await.expect("open");
     let (mut known, _) = snapshot(&store).await;
     for i in 0..RUNS {
         let name = format!("crash{i}");
@@ -243,7 +243,9 @@ async fn sigkill_during_create_never_corrupts_loses_or_orphans_a_key() {
     }
     store.close().await;
     // A fresh open (and its migration check) works on what the last kill left.
-    let reopened = Store::open(&db).await.expect("reopen after the last kill");
+    let reopened = keyward_store::open(&db)
+        .await
+        .expect("reopen after the last kill");
     assert_eq!(snapshot(&reopened).await.0, known);
     reopened.close().await;
     eprintln!(

@@ -1,7 +1,7 @@
 //! The commands as the UI calls them: through Tauri's IPC on a mock runtime, with the real store.
 
 use keyward_app::commands::audit::{write_audit_export, ExportFormat};
-use keyward_app::AppState;
+use keyward_app::{AppState, ErrorKind, IpcError};
 use keyward_core::{DbLocation, Store};
 use serde_json::{json, Value};
 use tauri::ipc::{CallbackFn, InvokeBody};
@@ -10,7 +10,7 @@ use tauri::webview::InvokeRequest;
 use tauri::{App, WebviewWindow, WebviewWindowBuilder};
 
 fn app_with(
-    store: Result<Store, String>,
+    store: Result<Store, IpcError>,
     db: &std::path::Path,
 ) -> (App<MockRuntime>, WebviewWindow<MockRuntime>) {
     let location = DbLocation {
@@ -34,7 +34,7 @@ fn app_on_fresh_db() -> (
 ) {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("ipc.db");
-    let store = tauri::async_runtime::block_on(Store::open(&db)).expect("open");
+    let store = tauri::async_runtime::block_on(keyward_store::open(&db)).expect("open");
     let (app, window) = app_with(Ok(store), &db);
     (dir, app, window)
 }
@@ -154,7 +154,8 @@ fn name_checks_give_the_core_answer_as_the_user_types() {
 fn an_unusable_database_is_reported_not_crashed_on() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("broken.db");
-    let (_app, window) = app_with(Err("The file is damaged.".into()), &db);
+    let damaged = IpcError::new(ErrorKind::DatabaseUnavailable, "The file is damaged.");
+    let (_app, window) = app_with(Err(damaged), &db);
     let info = invoke(&window, "app_info", json!({})).expect("app_info always answers");
     assert_eq!(info["database_error"], "The file is damaged.");
     let list = invoke(&window, "list_keys", json!({ "query": {} })).expect_err("no store");
@@ -180,8 +181,8 @@ fn the_audit_log_exports_to_csv_and_json_files() {
 
     // The command opens a save dialog first, which a mock runtime cannot show; what it writes is
     // tested here through the same function it calls.
-    let store =
-        tauri::async_runtime::block_on(Store::open(&dir.path().join("ipc.db"))).expect("open");
+    let store = tauri::async_runtime::block_on(keyward_store::open(&dir.path().join("ipc.db")))
+        .expect("open");
     let export = |query: keyward_core::AuditQuery, path: &std::path::Path, format| {
         tauri::async_runtime::block_on(write_audit_export(&store, &query, path, format))
     };
@@ -436,7 +437,7 @@ fn the_app_starts_a_verify_server_reports_its_counts_and_stops_it() {
     );
 
     // A server in another process (here: its report, as `keyward-cli serve` writes it) is listed.
-    let elsewhere = tauri::async_runtime::block_on(Store::open(&dir.path().join("ipc.db")))
+    let elsewhere = tauri::async_runtime::block_on(keyward_store::open(&dir.path().join("ipc.db")))
         .expect("a second handle, as another process has");
     let report = keyward_core::servers::ServerReport {
         id: "srv_elsewhere".into(),
@@ -466,4 +467,65 @@ fn the_app_starts_a_verify_server_reports_its_counts_and_stops_it() {
     assert!(refused.is_connect(), "{refused:?}");
     // Stopping again is harmless.
     invoke(&window, "stop_server", json!({})).expect("stop again");
+}
+
+#[test]
+fn the_change_counter_moves_for_changes_from_any_process_and_this_window() {
+    let (dir, _app, window) = app_on_fresh_db();
+    let counter = || {
+        invoke(&window, "change_counter", json!({}))
+            .expect("change_counter")
+            .as_u64()
+            .expect("SQLite counts changes")
+    };
+    let start = counter();
+    assert_eq!(counter(), start, "nothing changed");
+
+    // Another process on the same file: the CLI, or a second app.
+    let other = tauri::async_runtime::block_on(keyward_store::open(&dir.path().join("ipc.db")))
+        .expect("open");
+    let created = tauri::async_runtime::block_on(
+        other.create_key(keyward_core::NewKey::named("from elsewhere")),
+    )
+    .expect("created");
+    let after_other = counter();
+    assert_ne!(after_other, start, "another process's new key was missed");
+    tauri::async_runtime::block_on(other.close());
+
+    // A use recorded by a check is not a change to show.
+    let checked = tauri::async_runtime::block_on(async {
+        let store = keyward_store::open(&dir.path().join("ipc.db")).await?;
+        let verdict = store.verify(&created.token, &[]).await;
+        store.close().await;
+        verdict
+    })
+    .expect("verified");
+    assert!(matches!(checked, keyward_core::Verdict::Valid { .. }));
+    assert_eq!(
+        counter(),
+        after_other,
+        "recording a use counted as a change"
+    );
+
+    // This window's own change counts too (the views then reload once more, which is harmless).
+    let id = created.key.id.clone();
+    invoke(&window, "revoke_keys", json!({ "ids": [id] })).expect("revoke");
+    assert_ne!(
+        counter(),
+        after_other,
+        "this window's own change was missed"
+    );
+}
+
+#[test]
+fn the_change_counter_of_an_unusable_database_says_why() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("broken.db");
+    let damaged = IpcError::new(ErrorKind::DatabaseUnavailable, "The file is damaged.");
+    let (_app, window) = app_with(Err(damaged), &db);
+    let refused = invoke(&window, "change_counter", json!({})).expect_err("no store");
+    assert_eq!(refused["kind"], "database_unavailable");
+    let info = invoke(&window, "app_info", json!({})).expect("app_info");
+    assert_eq!(info["backend"], "sqlite", "known from the location alone");
+    assert_eq!(info["permissions"]["change_settings"], Value::Null);
 }

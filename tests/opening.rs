@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use keyward_core::{Store, Verdict};
+use keyward_core::Verdict;
 
 use crate::fault_setup::{must, WriteLockHolder};
 use crate::util::{cli, cli_command, stderr, stdout, temp_db, workspace_binary};
@@ -96,7 +96,7 @@ fn mode(path: &Path) -> u32 {
 /// A Keyward database as the version before migration `first_missing` made it.
 async fn older_keyward_database(path: &Path, first_missing: i64) {
     use sqlx::ConnectOptions;
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/keyward-core/migrations");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/keyward-sqlite/migrations");
     let all = sqlx::migrate::Migrator::new(source)
         .await
         .expect("migrations");
@@ -320,7 +320,7 @@ fn keys_and_their_copies_belong_to_their_user() {
     let fresh = store_dir.path().join("fresh.db");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
-        let store = Store::open(&fresh).await.expect("open");
+        let store = keyward_store::open(&fresh).await.expect("open");
         for side in ["fresh.db", "fresh.db-wal", "fresh.db-shm"] {
             assert_eq!(mode(&store_dir.path().join(side)), 0o600, "{side}");
         }
@@ -415,7 +415,7 @@ async fn a_check_answers_and_commands_end_promptly_while_another_writer_holds_th
         started.elapsed()
     );
 
-    let store = Store::open(&db).await.expect("open");
+    let store = keyward_store::open(&db).await.expect("open");
     let secret = keyward_core::SecretToken::from(token);
     assert!(matches!(
         store.verify(&secret, &[]).await.expect("verify"),

@@ -64,7 +64,7 @@ async fn seeding_adds_marked_keys_that_never_verify_with_one_audit_row() {
         assert!(n > 200, "{report}");
     }
 
-    let store = Store::open(&db).await.expect("open");
+    let store = keyward_store::open(&db).await.expect("open");
     assert_eq!(total(&store, None).await, 2_001);
     assert_eq!(total(&store, Some(KeyStatus::Active)).await, active + 1);
     assert_eq!(total(&store, Some(KeyStatus::Expired)).await, expired);

@@ -1,6 +1,6 @@
 use std::collections::{HashMap, HashSet};
 
-use keyward_core::{audit_csv, CreatedKey, ExpiryChoice, KeyUpdate, NewKey, Store};
+use keyward_core::{audit_csv, CreatedKey, ExpiryChoice, KeyUpdate, NewKey};
 
 use crate::util::temp_db;
 
@@ -42,7 +42,7 @@ fn secret_halves(created: &[CreatedKey]) -> Vec<&[u8]> {
 async fn no_token_or_secret_is_stored_exported_or_printed_after_1000_creations() {
     let started = std::time::Instant::now();
     let (dir, db) = temp_db();
-    let store = Store::open(&db).await.expect("open");
+    let store = keyward_store::open(&db).await.expect("open");
     let mut settings = store.settings().await.expect("settings");
     settings.owner_key_limit = 1000; // the most a setting allows
     store

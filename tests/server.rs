@@ -50,7 +50,7 @@ async fn launch(
     now: chrono::DateTime<Utc>,
 ) -> Server {
     let clock = ManualClock::new(now);
-    let store = Store::open_with(
+    let store = keyward_store::open_with(
         &db,
         StoreOptions {
             clock: std::sync::Arc::new(clock.clone()),
@@ -1171,7 +1171,7 @@ async fn quota_counts_survive_a_restart_and_the_server_reports_itself() {
     }
     let id = key_id(&token).to_owned();
     let (dir, db, _) = server.shut().await;
-    let store = Store::open(&db).await.expect("reopen");
+    let store = keyward_store::open(&db).await.expect("reopen");
     let usage = store
         .quota_usage(&id)
         .await
@@ -1191,13 +1191,15 @@ async fn a_crash_loses_at_most_the_last_seconds_counts() {
     use std::time::Instant;
 
     let (_dir, db) = temp_db();
-    let store = Store::open(&db).await.expect("open");
+    let store = keyward_store::open(&db).await.expect("open");
     let token = make_key_on_plan(&store, "Big", None, Some(1_000_000)).await;
     store.close().await;
     let id = key_id(&token).to_owned();
 
     let served = Served::start(&db, "127.0.0.1:0").await;
-    let watcher = Store::open(&db).await.expect("open beside the server");
+    let watcher = keyward_store::open(&db)
+        .await
+        .expect("open beside the server");
     let pid = served.child.id();
     servers_until(&watcher, |s| s.iter().any(|s| s.pid == pid)).await;
 
@@ -1225,7 +1227,9 @@ async fn a_crash_loses_at_most_the_last_seconds_counts() {
         .filter(|at| killed_at.duration_since(**at) < Duration::from_millis(1500))
         .count() as u64;
     watcher.close().await;
-    let store = Store::open(&db).await.expect("reopen after the crash");
+    let store = keyward_store::open(&db)
+        .await
+        .expect("reopen after the crash");
     let stored = store
         .quota_usage(&id)
         .await
@@ -1246,7 +1250,7 @@ async fn a_crash_loses_at_most_the_last_seconds_counts() {
         .iter()
         .any(|s| s.pid == pid));
     store.close().await;
-    let later = Store::open_with(
+    let later = keyward_store::open_with(
         &db,
         StoreOptions {
             clock: std::sync::Arc::new(ManualClock::new(

@@ -48,6 +48,20 @@ pub fn database_with_caller() -> (tempfile::TempDir, PathBuf, String) {
     (dir, db, caller)
 }
 
+/// `POST BASE/v1/verify` of `token` with the caller's own key; the answer must be 200 (a verdict).
+pub async fn verify(base: &str, caller: &str, token: &str) -> Value {
+    let answer = http()
+        .post(format!("{base}/v1/verify"))
+        .header("authorization", format!("Bearer {caller}"))
+        .json(&serde_json::json!({ "key": token }))
+        .send()
+        .await
+        .expect("request");
+    let (status, body) = status_and_json(answer).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
 /// A free loopback port (for a process that cannot be asked for port 0 and report it).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

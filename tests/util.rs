@@ -1,7 +1,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use keyward_core::{AuditEvent, KeySummary, ListQuery, Store, MAX_PAGE_SIZE};
+use keyward_core::{AuditEvent, KeySummary, ListQuery, MAX_PAGE_SIZE};
 
 /// A built binary of this workspace, next to the test executable's own folder
 /// (`target/debug/deps/..`). `make test` builds the whole workspace before the tests run.
@@ -52,7 +52,7 @@ pub fn stderr(output: &Output) -> String {
 
 /// Every key (up to a page of 200) and the whole audit log, read through the core.
 pub async fn keys_and_audit(db: &Path) -> (Vec<KeySummary>, Vec<AuditEvent>) {
-    let store = Store::open(db).await.expect("open");
+    let store = keyward_store::open(db).await.expect("open");
     let keys = store
         .list_keys(&ListQuery {
             limit: MAX_PAGE_SIZE,

@@ -52,6 +52,9 @@ impl From<keyward_core::Error> for IpcError {
             // The banner shows the message and the app stays usable, as for any other failure;
             // only the words are more helpful than the generic ones.
             E::TryAgain(message) => Self::new(ErrorKind::Internal, message),
+            // The database refused the operator's login (PostgreSQL roles and row policies):
+            // its words, in the banner. The UI hides what the role may not do beforehand.
+            E::NotPermitted(message) => Self::new(ErrorKind::Internal, message),
             other => {
                 crate::log(&other);
                 Self::new(

@@ -8,7 +8,7 @@ pub mod commands;
 mod error;
 mod state;
 
-use keyward_core::{resolve_db_location, Store};
+use keyward_core::resolve_db_location;
 use tauri::{Manager, RunEvent};
 
 pub use error::{ErrorKind, IpcError};
@@ -35,14 +35,21 @@ fn clipboard_clear_override() -> Option<u64> {
 pub async fn open_state() -> AppState {
     let location = resolve_db_location(None);
     let store = match location.prepare() {
-        Err(e) => Err(format!(
-            "The folder for the key database, {}, could not be created: {e}",
-            location.path.display()
+        Err(e) => Err(IpcError::new(
+            ErrorKind::DatabaseUnavailable,
+            format!(
+                "The folder for the key database, {}, could not be created: {e}",
+                location.shown()
+            ),
         )),
-        Ok(()) => Store::open(&location.path).await.map_err(|e| e.to_string()),
+        // Whatever the failure, the database cannot be used: the full-screen explanation, in
+        // the core's words (a refused login, a server that cannot be reached, a newer schema).
+        Ok(()) => keyward_store::open(&location.path)
+            .await
+            .map_err(|e| IpcError::new(ErrorKind::DatabaseUnavailable, e.to_string())),
     };
     if let Err(reason) = &store {
-        log(reason);
+        log(&reason.message);
     }
     AppState::new(store, location, clipboard_clear_override())
 }
@@ -57,6 +64,7 @@ pub fn builder<R: tauri::Runtime>(base: tauri::Builder<R>, state: AppState) -> t
             commands::app::app_info,
             commands::app::quit_app,
             commands::app::secret_on_screen,
+            commands::app::change_counter,
             commands::keys::list_keys,
             commands::keys::get_key,
             commands::keys::check_name,

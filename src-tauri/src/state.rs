@@ -15,8 +15,8 @@ use keyward_server::{Config, Metrics, ServerState, DEFAULT_LISTEN};
 use crate::error::{ErrorKind, IpcError, IpcResult};
 
 pub struct AppState {
-    /// `Err` holds the plain-words reason the database could not be opened; the UI shows it.
-    store: Result<Store, String>,
+    /// `Err` holds why the database could not be opened, with its kind; the UI shows it.
+    store: Result<Store, IpcError>,
     pub location: DbLocation,
     pub clipboard: ClipboardWatch,
     /// The verify server started from the Server screen, if one runs.
@@ -30,7 +30,7 @@ pub struct AppState {
 impl AppState {
     /// `clear_after_override` replaces the clipboard delay from Settings (the tests shorten it).
     pub fn new(
-        store: Result<Store, String>,
+        store: Result<Store, IpcError>,
         location: DbLocation,
         clear_after_override: Option<u64>,
     ) -> Self {
@@ -72,13 +72,11 @@ impl AppState {
     }
 
     pub fn store(&self) -> IpcResult<&Store> {
-        self.store
-            .as_ref()
-            .map_err(|reason| IpcError::new(ErrorKind::DatabaseUnavailable, reason.clone()))
+        self.store.as_ref().map_err(Clone::clone)
     }
 
     pub fn database_error(&self) -> Option<String> {
-        self.store.as_ref().err().cloned()
+        self.store.as_ref().err().map(|e| e.message.clone())
     }
 }
 
@@ -380,7 +378,11 @@ mod tests {
             path: "unused.db".into(),
             is_default: false,
         };
-        AppState::new(Err("not opened".into()), location, None)
+        AppState::new(
+            Err(IpcError::new(ErrorKind::DatabaseUnavailable, "not opened")),
+            location,
+            None,
+        )
     }
 
     #[test]

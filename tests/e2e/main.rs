@@ -12,6 +12,11 @@ mod faults;
 mod flows;
 mod instance;
 mod payloads;
+// Shared with the integration tests; this binary uses part.
+#[allow(dead_code)]
+#[path = "../pg_setup.rs"]
+mod pg_setup;
 mod plans;
 mod scale;
 mod server;
+mod team;

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Local, NaiveDate, TimeZone, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use keyward_core::{ExpiryChoice, KeyStatus, KeyUpdate, PlanLimits, Quota, QuotaPeriod, Role};
+use keyward_core::{
+    ExpiryChoice, KeyStatus, KeyUpdate, OperatorRole, PlanLimits, Quota, QuotaPeriod, Role,
+};
 
 #[derive(Parser)]
 #[command(
@@ -31,8 +33,65 @@ pub enum Command {
     /// Reads the file as it is: nothing is upgraded, and a newer Keyward's database can be
     /// copied too. The copy is readable by you only
     Backup { path: PathBuf },
+    /// Copy this database into DEST, a new SQLite file or an empty PostgreSQL database
+    /// (postgres://…): keys with their hashes, owners, plans, settings, the audit log and quota
+    /// counters
+    ///
+    /// This database must exist; DEST must hold no keys, owners or audit rows. The copy is one
+    /// transaction there (all of it or nothing), is read back and counted, and this database is
+    /// left as it was. Keys issued here keep working there; point --db or KEYWARD_DB at DEST to
+    /// use it. Exits 1 when DEST is refused (not empty, or this very database)
+    MigrateTo {
+        /// A SQLite file path or a postgres:// URL
+        #[arg(value_name = "DEST")]
+        dest: PathBuf,
+    },
+    /// Set up who may do what on a PostgreSQL key database: Keyward's roles, enforced by
+    /// PostgreSQL (grants and row-level security)
+    #[command(subcommand)]
+    Team(TeamCommand),
     #[command(flatten)]
     OnStore(StoreCommand),
+}
+
+#[derive(Subcommand)]
+pub enum TeamCommand {
+    /// Create the roles keyward_admin, keyward_manager and keyward_verifier where missing, and
+    /// (re)apply what each may do; prints the SQL it runs
+    ///
+    /// Run it as the database's owner or a superuser (creating the roles needs CREATEROLE), and
+    /// again after upgrading Keyward. Running it again is safe: it replaces Keyward's policies
+    /// with the current ones
+    Init,
+    /// Give LOGIN one Keyward role (and no other); prints the SQL it runs
+    ///
+    /// A login that does not exist is created without a password: set one in psql with
+    /// \password LOGIN (never on a command line)
+    Add {
+        /// The PostgreSQL login (user name)
+        login: String,
+        /// admin: everything. manager: only keys they own, up to the limit, no override, no
+        /// settings or plans. verifier: what `serve` needs
+        #[arg(long, value_enum)]
+        role: TeamRoleArg,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum TeamRoleArg {
+    Admin,
+    Manager,
+    Verifier,
+}
+
+impl From<TeamRoleArg> for OperatorRole {
+    fn from(role: TeamRoleArg) -> Self {
+        match role {
+            TeamRoleArg::Admin => Self::Admin,
+            TeamRoleArg::Manager => Self::Manager,
+            TeamRoleArg::Verifier => Self::Verifier,
+        }
+    }
 }
 
 /// The commands that open the database as a store (creating or upgrading it as needed).

@@ -6,15 +6,17 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use keyward_core::{
-    CreatedKey, Error, KeySummary, ListQuery, NewKey, NewPlan, Plan, PlanLimits, Store, Verdict,
-    MAX_PAGE_SIZE,
+    CreatedKey, DbLocation, Error, KeySummary, ListQuery, NewKey, NewPlan, OperatorRole, Plan,
+    PlanLimits, Store, Verdict, MAX_PAGE_SIZE,
 };
 use tokio::signal::unix::{signal, SignalKind};
 use zeroize::Zeroizing;
 
-use crate::args::{normalize_id, quota, KeyEdit, OwnersCommand, PlanEdit, PlansCommand};
+use crate::args::{
+    normalize_id, quota, KeyEdit, OwnersCommand, PlanEdit, PlansCommand, TeamCommand,
+};
 use crate::input::read_token;
-use crate::output::{local, print_keys, print_plans, to_stderr};
+use crate::output::{local, print_keys, print_migration, print_plans, print_sql, to_stderr};
 use crate::Failure;
 
 /// `keys create`: the token is written and flushed before anything else. If that fails (a closed
@@ -246,7 +248,7 @@ pub async fn backup(
     json: bool,
     out: &mut impl Write,
 ) -> Result<ExitCode, Failure> {
-    Store::backup_file(from, to).await?;
+    keyward_store::backup_file(from, to).await?;
     if json {
         writeln!(out, "{}", serde_json::json!({ "backup": to }))?;
     } else {
@@ -306,6 +308,134 @@ pub async fn seed(
         )?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `migrate-to`: copies the store at `from` into `dest` (each opened as any store is; a new
+/// `dest` file is created). A missing source file is refused rather than created: copying an
+/// empty database made by a typo would leave `dest` no longer empty. The core refuses a `dest`
+/// that is not empty, or is the source itself, in words that say nothing was changed: those
+/// refusals exit 1; a storage failure exits 2.
+pub async fn migrate_to(
+    from: &Path,
+    dest: &Path,
+    json: bool,
+    out: &mut impl Write,
+) -> Result<ExitCode, Failure> {
+    if let keyward_store::Location::File(file) = keyward_store::Location::of(from) {
+        if !file.exists() {
+            return Err(Failure::Refused(format!(
+                "There is no key database at {}, so there is nothing to copy; nothing was \
+                 changed. Name the database to copy with --db or KEYWARD_DB.",
+                file.display()
+            )));
+        }
+    }
+    let started = std::time::Instant::now();
+    // A new file made for the copy is removed again if the copy does not happen, so a refusal
+    // leaves the folder as it was.
+    let new_file = match keyward_store::Location::of(dest) {
+        keyward_store::Location::File(file) if std::fs::symlink_metadata(file).is_err() => {
+            Some(file.to_owned())
+        }
+        _ => None,
+    };
+    let source = keyward_store::open(from).await?;
+    let copied = match keyward_store::open(dest).await {
+        Ok(target) => {
+            let copied = source.copy_into(&target).await;
+            target.close().await;
+            copied
+        }
+        Err(error) => Err(error),
+    };
+    source.close().await;
+    if let (Err(_), Some(file)) = (&copied, &new_file) {
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut side = file.clone().into_os_string();
+            side.push(suffix);
+            let _ = std::fs::remove_file(side);
+        }
+    }
+    let report = copied.map_err(|error| match error {
+        Error::InvalidInput(words) => Failure::Refused(words),
+        other => Failure::from(other),
+    })?;
+    let seconds = started.elapsed().as_secs_f64();
+    if json {
+        let mut shown = serde_json::to_value(&report)?;
+        shown["seconds"] = serde_json::json!(seconds);
+        writeln!(out, "{}", serde_json::to_string_pretty(&shown)?)?;
+    } else {
+        print_migration(out, &report, seconds)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `team init` / `team add`: the SQL run goes to standard output, in order, as it ran; what it
+/// means (and how to give a new login a password) to standard error. Never takes a password: a
+/// command line is visible to every user of the machine (`ps`) and kept in shell histories.
+pub async fn team(
+    location: &DbLocation,
+    command: TeamCommand,
+    json: bool,
+    out: &mut impl Write,
+) -> Result<ExitCode, Failure> {
+    let shown = location.shown();
+    match command {
+        TeamCommand::Init => {
+            let sql = keyward_store::team::init(&location.path).await?;
+            if json {
+                writeln!(out, "{}", serde_json::json!({ "sql": sql }))?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            print_sql(out, &sql)?;
+            to_stderr(format_args!(
+                "Keyward's roles are set up on {shown}. Give each login one: keyward-cli team \
+                 add LOGIN --role admin|manager|verifier"
+            ));
+        }
+        TeamCommand::Add { login, role } => {
+            let role = OperatorRole::from(role);
+            let added = keyward_store::team::add(&location.path, &login, role).await?;
+            if json {
+                let shown_role = serde_json::to_value(role)?;
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::json!({
+                        "login": login, "role": shown_role,
+                        "created_login": added.created_login, "sql": added.sql,
+                    })
+                )?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            print_sql(out, &added.sql)?;
+            let words = role_words(role);
+            if added.sql.is_empty() {
+                to_stderr(format_args!(
+                    "{login} is {words} on {shown} already; nothing was changed."
+                ));
+            } else {
+                to_stderr(format_args!("{login} is now {words} on {shown}."));
+            }
+            if added.created_login {
+                to_stderr(format_args!(
+                    "The login {login} was created without a password. Set one in psql with \
+                     \\password {login} (or ALTER ROLE ... PASSWORD, typed in psql, never on a \
+                     command line), unless the server lets it log in another way (pg_hba.conf)."
+                ));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn role_words(role: OperatorRole) -> &'static str {
+    match role {
+        OperatorRole::Admin => "an administrator",
+        OperatorRole::Manager => "a key manager",
+        OperatorRole::Verifier => "a verifier",
+    }
 }
 
 pub async fn verify(

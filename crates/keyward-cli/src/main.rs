@@ -23,7 +23,7 @@ use std::io::{ErrorKind, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
-use keyward_core::{resolve_db_location, Error, Store};
+use keyward_core::{resolve_db_location, Error};
 
 use crate::args::{Cli, Command, DevCommand, KeysCommand, StoreCommand};
 use crate::output::to_stderr;
@@ -45,7 +45,9 @@ impl From<Error> for Failure {
             Error::KeyNotFound(_)
             | Error::OwnerNotFound(_)
             | Error::LimitReached { .. }
-            | Error::KeyRevoked => Self::Refused(error.to_string()),
+            | Error::KeyRevoked
+            // The database refused this login (PostgreSQL roles): refused, not broken.
+            | Error::NotPermitted(_) => Self::Refused(error.to_string()),
             // A database that cannot be used (damaged, locked, full disk, missing folder) or
             // that is read-only: a storage error, exit 2, with the core's plain-words message.
             Error::Unavailable(_) | Error::TryAgain(_) | Error::ReadOnly(_) => {
@@ -85,9 +87,17 @@ async fn run(cli: Cli, out: &mut impl Write) -> Result<ExitCode, Failure> {
             let done = commands::backup(&location.path, &path, json, out).await;
             return done.and_then(|code| out.flush().map(|()| code).map_err(Failure::from));
         }
+        Command::MigrateTo { dest } => {
+            let done = commands::migrate_to(&location.path, &dest, json, out).await;
+            return done.and_then(|code| out.flush().map(|()| code).map_err(Failure::from));
+        }
+        Command::Team(command) => {
+            let done = commands::team(&location, command, json, out).await;
+            return done.and_then(|code| out.flush().map(|()| code).map_err(Failure::from));
+        }
         Command::OnStore(command) => command,
     };
-    let store = Store::open(&location.path).await?;
+    let store = keyward_store::open(&location.path).await?;
     let done = match command {
         StoreCommand::Keys(KeysCommand::Create {
             name,

@@ -4,7 +4,7 @@ use std::fmt::Display;
 use std::io::Write;
 
 use chrono::{DateTime, Local, Utc};
-use keyward_core::{KeySummary, Plan};
+use keyward_core::{CopyReport, KeySummary, Plan};
 
 /// Writes one line to standard error, and ignores a failure to do so: a closed or full standard
 /// error loses the line, nothing more (`eprintln!` panics instead, exit 101, even after the work
@@ -69,6 +69,50 @@ pub fn print_plans(out: &mut impl Write, plans: &[Plan]) -> std::io::Result<()> 
             plan.keys,
             if plan.is_default { "yes" } else { "" },
         )?;
+    }
+    Ok(())
+}
+
+/// What `migrate-to` copied, as read back from the destination.
+pub fn print_migration(
+    out: &mut impl Write,
+    report: &CopyReport,
+    seconds: f64,
+) -> std::io::Result<()> {
+    let copied = &report.destination;
+    writeln!(
+        out,
+        "Copied {} to {} in {seconds:.2} s:",
+        report.from, report.to
+    )?;
+    for (what, n) in [
+        ("keys", copied.keys),
+        ("owners", copied.owners),
+        ("plans", copied.plans),
+        ("settings", copied.settings),
+        ("quota counters", copied.quota_counters),
+    ] {
+        writeln!(out, "  {what:<15} {:>11}", grouped(n))?;
+    }
+    writeln!(
+        out,
+        "  {:<15} {:>11}  ({} copied, 1 recording this move)",
+        "audit rows",
+        grouped(copied.audit),
+        grouped(report.source.audit)
+    )?;
+    writeln!(
+        out,
+        "Read back from {}: every count matches. {} was not changed; point --db or KEYWARD_DB \
+         at the copy to use it.",
+        report.to, report.from
+    )
+}
+
+/// SQL statements as psql takes them: each ended by `;`, in the order they ran.
+pub fn print_sql(out: &mut impl Write, statements: &[String]) -> std::io::Result<()> {
+    for statement in statements {
+        writeln!(out, "{statement};")?;
     }
     Ok(())
 }

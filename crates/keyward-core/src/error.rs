@@ -44,74 +44,19 @@ pub enum Error {
     )]
     ReadOnly(String),
 
-    /// Any other SQLite failure. Failures a person can act on become [`Error::TryAgain`]
-    /// (busy, full disk) or [`Error::Unavailable`] (read-only, damaged, disk I/O) instead; see
-    /// [`From<sqlx::Error>`].
-    #[error("The key database failed ({}); nothing was changed.", database_words(.0))]
-    Database(sqlx::Error),
+    /// Any other database failure, in the engine's own words (never a driver's framing).
+    /// Failures a person can act on become [`Error::TryAgain`] (busy, full disk) or
+    /// [`Error::Unavailable`] (read-only, damaged, disk I/O, server gone) instead.
+    #[error("The key database failed ({0}); nothing was changed.")]
+    Database(String),
+
+    /// The database refused the operator (PostgreSQL: the login's role or a row policy). The
+    /// message says what they may not do and who can.
+    #[error("{0}")]
+    NotPermitted(String),
 
     #[error("Hashing the key failed: {0}")]
     Hashing(String),
-}
-
-/// What SQLite said, without sqlx's framing ("error returned from database: (code: 1) …"):
-/// the message is for a person, the code is of no use to one.
-fn database_words(error: &sqlx::Error) -> String {
-    match error {
-        sqlx::Error::Database(e) => e.message().trim_end_matches('.').to_owned(),
-        sqlx::Error::Io(e) => e.to_string(),
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
-            "it did not answer in time".to_owned()
-        }
-        _ => "an unexpected error".to_owned(),
-    }
-}
-
-/// The primary SQLite result code (`SQLITE_BUSY` = 5, …) of a database error, if it has one.
-pub(crate) fn sqlite_code(error: &sqlx::Error) -> Option<i32> {
-    error
-        .as_database_error()
-        .and_then(|e| e.code())
-        .and_then(|c| c.parse::<i32>().ok())
-        .map(|c| c & 0xff)
-}
-
-/// Plain words for the SQLite failures a person can do something about, whatever the query.
-pub(crate) fn explain_sqlite_code(code: i32) -> Option<&'static str> {
-    Some(match code {
-        5 | 6 => {
-            "Another program is writing to the key database. Try again in a moment; nothing \
-             was changed."
-        }
-        13 => {
-            "The disk holding the key database is full. Free some space and try again; \
-             nothing was changed."
-        }
-        8 => {
-            "The key database cannot be written (it or its folder is read-only), so nothing was \
-             changed. Open a writable copy to make changes."
-        }
-        11 | 26 => {
-            "The key database is damaged. Nothing was changed; restore it from a backup \
-             (keyward-cli backup makes one)."
-        }
-        10 => {
-            "The disk failed while reading or writing the key database (it may be full, \
-             removed or failing). Check the disk and try again; nothing was changed."
-        }
-        _ => return None,
-    })
-}
-
-impl From<sqlx::Error> for Error {
-    fn from(error: sqlx::Error) -> Self {
-        let code = sqlite_code(&error);
-        match code.and_then(explain_sqlite_code) {
-            Some(message) if matches!(code, Some(5 | 6 | 13)) => Self::TryAgain(message.into()),
-            Some(message) => Self::Unavailable(message.to_owned()),
-            None => Self::Database(error),
-        }
-    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -306,7 +306,7 @@ pub async fn serve_with(
     let address = listener.local_addr()?;
     log(&format!(
         "listening on http://{address} (database {})",
-        state.store.path().display()
+        state.store.location()
     ));
     let limiter = Arc::clone(&state.limiter);
     let (stop, stopping) = tokio::sync::watch::channel(false);

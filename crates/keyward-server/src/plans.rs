@@ -503,7 +503,7 @@ mod tests {
     async fn fixture() -> Fixture {
         let dir = tempfile::tempdir().expect("temp dir");
         let wall = ManualClock::new(sunday());
-        let store = Store::open_with(
+        let store = keyward_store::open_with(
             &dir.path().join("k.db"),
             StoreOptions {
                 clock: Arc::new(wall.clone()),

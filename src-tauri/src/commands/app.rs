@@ -2,6 +2,7 @@ use serde::Serialize;
 use tauri::State;
 use ts_rs::TS;
 
+use crate::error::IpcResult;
 use crate::state::AppState;
 
 /// What the UI needs at start-up: where the data is, and whether it could be opened.
@@ -16,8 +17,17 @@ pub struct AppInfo {
     /// The database could only be opened read-only (the file or its folder cannot be written):
     /// the UI shows why and disables every change. Listing and checking keys still work.
     pub read_only: bool,
-    /// The operating-system user, who owns keys created without choosing an owner.
+    /// Who makes the changes: the operating-system user on SQLite, the database login on
+    /// PostgreSQL. Owns keys created without choosing an owner.
     pub current_user: String,
+    /// Which engine holds the keys: from the location itself, so it is known (and the error
+    /// screen can speak of a server or a file) even when the database could not be opened.
+    pub backend: keyward_core::BackendKind,
+    /// What the operator may do, as the database enforces it (`None` when it could not be read).
+    pub operator_role: Option<keyward_core::OperatorRole>,
+    /// What the UI offers this operator, decided from the role: the UI hides the rest and shows
+    /// why, and reads nothing else to decide.
+    pub permissions: keyward_core::Permissions,
 }
 
 /// Ctrl+Q. Quits the way closing the window does, so the clipboard is cleared on the way out.
@@ -35,13 +45,34 @@ pub fn secret_on_screen(state: State<'_, AppState>, shown: bool) {
 
 #[tauri::command]
 pub async fn app_info(state: State<'_, AppState>) -> Result<AppInfo, ()> {
+    let operator_role = match state.store() {
+        Ok(store) => store.operator_role().await.ok(),
+        Err(_) => None,
+    };
     Ok(AppInfo {
         version: env!("CARGO_PKG_VERSION").to_owned(),
-        database_path: state.location.path.display().to_string(),
+        database_path: state.location.shown(),
         database_error: state.database_error(),
         clipboard_clear_seconds: u32::try_from(state.clipboard_clear_secs().await)
             .unwrap_or(u32::MAX),
         read_only: state.store().is_ok_and(|store| store.is_read_only()),
-        current_user: keyward_core::current_os_user(),
+        current_user: state.store().map_or_else(
+            |_| keyward_core::current_os_user(),
+            |store| store.actor().to_owned(),
+        ),
+        backend: state.store().map_or_else(
+            |_| keyward_store::Location::of(&state.location.path).kind(),
+            |store| store.backend_kind(),
+        ),
+        operator_role,
+        permissions: keyward_core::Permissions::of(operator_role),
     })
+}
+
+/// A number that changes whenever anyone commits a change to the keys, owners, plans or
+/// settings (another administrator, the CLI, this window). The UI polls it while visible and
+/// reloads what it shows when it moves; `null` when the database cannot tell.
+#[tauri::command]
+pub async fn change_counter(state: State<'_, AppState>) -> IpcResult<Option<u64>> {
+    Ok(state.store()?.change_counter().await?)
 }

@@ -8,7 +8,7 @@ import type { Owner } from '../bindings/Owner';
 import type { Plan } from '../bindings/Plan';
 import type { Settings } from '../bindings/Settings';
 import { endOfLocalDay, tomorrow } from '../lib/expiry';
-import { makeKey, TOKEN, UNLIMITED } from '../test/fixtures';
+import { ALL_ALLOWED, makeKey, TOKEN, UNLIMITED } from '../test/fixtures';
 import CreateKeyDialog from './CreateKeyDialog.svelte';
 
 const SETTINGS: Settings = {
@@ -77,7 +77,7 @@ function setup(options: Options = {}) {
   });
   const oncancel = vi.fn();
   const oncreated = vi.fn();
-  render(CreateKeyDialog, { props: { currentUser: 'root', oncancel, oncreated } });
+  render(CreateKeyDialog, { props: { currentUser: 'root', permissions: ALL_ALLOWED, oncancel, oncreated } });
   return { sent, checked, oncancel, oncreated, user: userEvent.setup() };
 }
 

@@ -1,5 +1,6 @@
 import type { AppInfo } from '../bindings/AppInfo';
 import type { KeySummary } from '../bindings/KeySummary';
+import type { Permissions } from '../bindings/Permissions';
 import type { Plan } from '../bindings/Plan';
 
 export const TOKEN = 'kw_3fJk9QzP0a_Z8xWq4LmN7pR2tV6yB1cD5fH9jK3sX0Qa7Hk2';
@@ -30,6 +31,36 @@ export function makeKey(overrides: Partial<KeySummary> = {}): KeySummary {
   };
 }
 
+/** An admin's, or anyone's on SQLite: every change offered. */
+export const ALL_ALLOWED: Permissions = {
+  change_keys: null,
+  choose_owner: null,
+  override_limit: null,
+  change_owners: null,
+  change_settings: null,
+  read_audit: null,
+};
+
+/** What Rust decides for a manager (`keyward_core::Permissions::of`), word for word. */
+export const MANAGER: Permissions = {
+  change_keys: null,
+  choose_owner: 'Managers create and manage their own keys only.',
+  override_limit: 'Only admins can go past the limit.',
+  change_owners: 'Only admins can change owners.',
+  change_settings: 'Only admins can change settings.',
+  read_audit: null,
+};
+
+/** What Rust decides for a verifier. */
+export const VERIFIER: Permissions = {
+  change_keys: 'Only admins and managers can change keys.',
+  choose_owner: 'Only admins and managers can change keys.',
+  override_limit: 'Only admins can go past the limit.',
+  change_owners: 'Only admins can change owners.',
+  change_settings: 'Only admins can change settings.',
+  read_audit: 'Only admins and managers can read the audit log.',
+};
+
 export const INFO: AppInfo = {
   version: '0.1.0',
   database_path: '/home/alice/.local/share/io.keyward.desktop/keyward.db',
@@ -37,7 +68,23 @@ export const INFO: AppInfo = {
   clipboard_clear_seconds: 30,
   read_only: false,
   current_user: 'alice',
+  backend: 'sqlite',
+  operator_role: 'admin',
+  permissions: ALL_ALLOWED,
 };
+
+/** The app on a team's PostgreSQL database, logged in as `role`. */
+export function teamInfo(role: 'admin' | 'manager' | 'verifier'): AppInfo {
+  const permissions = { admin: ALL_ALLOWED, manager: MANAGER, verifier: VERIFIER }[role];
+  return {
+    ...INFO,
+    database_path: 'postgres://alice@db.example.com:5432/keyward',
+    current_user: 'alice',
+    backend: 'postgres',
+    operator_role: role,
+    permissions,
+  };
+}
 
 /** The plan every database starts with: no rate limit, no quota, the default. */
 export const UNLIMITED: Plan = {

@@ -1,69 +1,18 @@
-use chrono::{DateTime, Utc};
-use sqlx::FromRow;
-
-use super::{count, from_millis, to_millis, Store, WriteTx};
+use crate::backend::AuditFilter;
 use crate::error::Result;
 use crate::models::{AuditEvent, AuditPage, AuditQuery, MAX_PAGE_SIZE};
 
-#[derive(FromRow)]
-struct AuditRow {
-    seq: i64,
-    at: i64,
-    actor: String,
-    action: String,
-    key_id: Option<String>,
-    details: String,
-}
-
-impl From<AuditRow> for AuditEvent {
-    fn from(r: AuditRow) -> Self {
-        Self {
-            seq: count(r.seq),
-            at: from_millis(r.at),
-            actor: r.actor,
-            action: r.action,
-            key_id: r.key_id,
-            details: r.details,
-        }
-    }
-}
-
-const FILTER: &str = "WHERE (?1 IS NULL OR key_id = ?1) AND (?2 IS NULL OR action = ?2)";
+use super::{count, Store};
 
 impl Store {
-    /// Writes one audit row inside the caller's transaction, so the change and its record commit
-    /// or fail together. `details` never holds a secret.
-    pub(crate) async fn audit(
-        &self,
-        tx: &mut WriteTx,
-        at: DateTime<Utc>,
-        action: &str,
-        key_id: Option<&str>,
-        details: serde_json::Value,
-    ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO audit_log (at, actor, action, key_id, details) VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(to_millis(at))
-        .bind(&self.actor)
-        .bind(action)
-        .bind(key_id)
-        .bind(details.to_string())
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
-    }
-
     /// One key's history (or the whole log), oldest first.
     pub async fn audit_events(&self, key_id: Option<&str>) -> Result<Vec<AuditEvent>> {
-        let rows: Vec<AuditRow> = sqlx::query_as(&format!(
-            "SELECT seq, at, actor, action, key_id, details FROM audit_log {FILTER} ORDER BY seq"
-        ))
-        .bind(key_id)
-        .bind(None::<String>)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(AuditEvent::from).collect())
+        self.backend
+            .audit_events(&AuditFilter {
+                key_id,
+                action: None,
+            })
+            .await
     }
 
     /// A page of the audit log, newest first, filtered by key and action.
@@ -72,23 +21,16 @@ impl Store {
             0 => 50,
             n => n.min(MAX_PAGE_SIZE),
         };
-        let rows: Vec<AuditRow> = sqlx::query_as(&format!(
-            "SELECT seq, at, actor, action, key_id, details FROM audit_log {FILTER} \
-             ORDER BY seq DESC LIMIT ?3 OFFSET ?4"
-        ))
-        .bind(&query.key_id)
-        .bind(&query.action)
-        .bind(limit)
-        .bind(query.offset)
-        .fetch_all(&self.pool)
-        .await?;
-        let (total,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM audit_log {FILTER}"))
-            .bind(&query.key_id)
-            .bind(&query.action)
-            .fetch_one(&self.pool)
+        let filter = AuditFilter {
+            key_id: query.key_id.as_deref(),
+            action: query.action.as_deref(),
+        };
+        let (events, total) = self
+            .backend
+            .audit_page(&filter, limit, query.offset)
             .await?;
         Ok(AuditPage {
-            events: rows.into_iter().map(AuditEvent::from).collect(),
+            events,
             total: count(total),
             offset: query.offset,
         })
@@ -96,14 +38,12 @@ impl Store {
 
     /// Every event matching the query's filters (paging ignored), oldest first, for export.
     pub async fn audit_export(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>> {
-        let rows: Vec<AuditRow> = sqlx::query_as(&format!(
-            "SELECT seq, at, actor, action, key_id, details FROM audit_log {FILTER} ORDER BY seq"
-        ))
-        .bind(&query.key_id)
-        .bind(&query.action)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(AuditEvent::from).collect())
+        self.backend
+            .audit_events(&AuditFilter {
+                key_id: query.key_id.as_deref(),
+                action: query.action.as_deref(),
+            })
+            .await
     }
 }
 

@@ -5,16 +5,16 @@
 //! no one can know a seeded key's secret. On top of that, rows are marked `seeded = 1` and
 //! [`Store::verify`] refuses them outright.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use serde_json::json;
-use sqlx::QueryBuilder;
 
-use super::{to_millis, Store, WriteTx, PAGE_CACHE_KIB};
+use super::Store;
+use crate::backend::SeedKeyRecord;
 use crate::error::{Error, Result};
 use crate::hash;
 use crate::models::{KeyStatus, Role, EXPIRY_PRESET_DAYS};
@@ -31,7 +31,7 @@ const KEYS_PER_OWNER: u32 = 8;
 /// How far back seeded keys were created.
 const HISTORY_DAYS: i64 = 730;
 
-/// Rows per INSERT statement: 14 parameters each (and two constants) stays far below SQLite's 32,766 limit.
+/// Rows handed to the backend at a time.
 const ROWS_PER_INSERT: usize = 500;
 
 /// What [`Store::seed_keys`] added.
@@ -232,7 +232,7 @@ struct SeedRow {
     name: String,
     owner: usize,
     role: Role,
-    scopes: String,
+    scopes: Vec<String>,
     track_usage: bool,
     secret_last4: String,
     created_at: i64,
@@ -369,7 +369,7 @@ fn make_row(
         name,
         owner,
         role,
-        scopes: json!(scopes).to_string(),
+        scopes: scopes.into_iter().cloned().collect(),
         track_usage,
         secret_last4: token::random_base62_from(rng, 4),
         created_at,
@@ -379,10 +379,30 @@ fn make_row(
     }
 }
 
+fn record(row: &SeedRow) -> SeedKeyRecord {
+    SeedKeyRecord {
+        id: row.id.clone(),
+        name: row.name.clone(),
+        owner: row.owner,
+        role: row.role.as_str().to_owned(),
+        scopes: row.scopes.clone(),
+        track_usage: row.track_usage,
+        secret_last4: row.secret_last4.clone(),
+        created_at: from_millis(row.created_at),
+        expires_at: row.expires_at.map(from_millis),
+        revoked_at: row.revoked_at.map(from_millis),
+        last_used_at: row.last_used_at.map(from_millis),
+    }
+}
+
+fn from_millis(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
 impl Store {
     /// Adds `count` made-up keys (and owners for them) in one transaction with one
     /// `keys_seeded` audit row. For trying the app at scale, never for real use: seeded keys are
-    /// marked (`seeded = 1`, created by [`SEED_CREATED_BY`]) and never verify.
+    /// marked (`seeded`, created by [`SEED_CREATED_BY`]) and never verify.
     pub async fn seed_keys(&self, count: u32) -> Result<SeedReport> {
         self.ensure_writable()?;
         if count == 0 {
@@ -396,13 +416,12 @@ impl Store {
         let phc = hash::hash_secret(unknown_secret).await?;
 
         let mut tx = self.begin_write().await?;
-        let taken: Vec<(String,)> = sqlx::query_as("SELECT name FROM owners")
-            .fetch_all(&mut *tx)
-            .await?;
-        let mut taken: HashSet<String> = taken.into_iter().map(|(n,)| n.to_lowercase()).collect();
+        let mut taken = tx.owner_names().await?;
         let owner_count = count.div_ceil(KEYS_PER_OWNER) as usize;
         let names = owner_names(&mut rng, owner_count, &mut taken);
-        let owner_ids = insert_owners(&mut tx, &names, now).await?;
+        // Owners came before their oldest keys.
+        let owners_since = now - Duration::days(HISTORY_DAYS + 30);
+        let owner_ids = tx.insert_owners(&names, owners_since).await?;
 
         // One below the limit, so creating a key for any seeded owner still works.
         let active_cap = settings.owner_key_limit.saturating_sub(1).max(1);
@@ -414,7 +433,7 @@ impl Store {
             expired: 0,
             revoked: 0,
         };
-        let now_ms = to_millis(now);
+        let now_ms = now.timestamp_millis();
         let mut rows: Vec<SeedRow> = (0..count)
             .map(|_| {
                 let owner = rng.gen_range(0..owner_count);
@@ -425,14 +444,11 @@ impl Store {
         // In creation order, as real keys arrive: the list's indexes then grow at one end.
         rows.sort_by_key(|r| r.created_at);
 
-        // The whole seed is one transaction; with SQLite's default 2 MB page cache it would spill
-        // to the WAL over and over while the indexes grow.
-        sqlx::query("PRAGMA cache_size = -262144")
-            .execute(&mut *tx)
-            .await?;
         for batch in rows.chunks(ROWS_PER_INSERT) {
-            let inserted =
-                insert_keys(&mut tx, batch, &owner_ids, &settings.key_prefix, &phc).await?;
+            let records: Vec<SeedKeyRecord> = batch.iter().map(record).collect();
+            let inserted = tx
+                .insert_seed_keys(&records, &owner_ids, &settings.key_prefix, &phc)
+                .await?;
             // A random id that clashes with an existing one (about one in 10^8 at 100,000 keys)
             // is skipped, and not counted.
             for row in batch.iter().filter(|r| inserted.contains(&r.id)) {
@@ -444,17 +460,13 @@ impl Store {
             }
             report.keys += u32::try_from(inserted.len()).unwrap_or(u32::MAX);
         }
-        // Back to what every connection of the pool has.
-        sqlx::query(&format!("PRAGMA cache_size = {PAGE_CACHE_KIB}"))
-            .execute(&mut *tx)
-            .await?;
         if report.keys == 0 {
             return Err(Error::Unavailable(
                 "Seeding stopped: the database refused every made-up key.".into(),
             ));
         }
         self.audit(
-            &mut tx,
+            &mut *tx,
             now,
             "keys_seeded",
             None,
@@ -469,67 +481,6 @@ impl Store {
     }
 }
 
-/// Inserts the owners (none of whose names is taken) and returns their ids in the same order.
-async fn insert_owners(tx: &mut WriteTx, names: &[String], now: DateTime<Utc>) -> Result<Vec<i64>> {
-    // Owners came before their oldest keys.
-    let since = to_millis(now - Duration::days(HISTORY_DAYS + 30));
-    let mut ids: HashMap<String, i64> = HashMap::with_capacity(names.len());
-    for chunk in names.chunks(ROWS_PER_INSERT) {
-        let mut insert = QueryBuilder::new("INSERT INTO owners (name, created_at) ");
-        insert.push_values(chunk, |mut row, name| {
-            row.push_bind(name.as_str()).push_bind(since);
-        });
-        insert.push(" RETURNING name, id");
-        let rows: Vec<(String, i64)> = insert.build_query_as().fetch_all(&mut **tx).await?;
-        ids.extend(rows);
-    }
-    names
-        .iter()
-        .map(|name| {
-            ids.get(name).copied().ok_or_else(|| {
-                Error::Unavailable(format!("The seeded owner \"{name}\" was not saved."))
-            })
-        })
-        .collect()
-}
-
-/// Writes one batch; returns the ids actually inserted (a clash with an existing id is skipped).
-async fn insert_keys(
-    tx: &mut WriteTx,
-    rows: &[SeedRow],
-    owner_ids: &[i64],
-    prefix: &str,
-    phc: &str,
-) -> Result<HashSet<String>> {
-    let mut insert = QueryBuilder::new(
-        "INSERT OR IGNORE INTO api_keys (id, prefix, name, owner_id, role, scopes, track_usage, \
-         secret_last4, secret_hash, created_at, created_by, expires_at, revoked_at, \
-         last_used_at, seeded, plan_id) ",
-    );
-    insert.push_values(rows, |mut values, row| {
-        values
-            .push_bind(row.id.as_str())
-            .push_bind(prefix)
-            .push_bind(row.name.as_str())
-            .push_bind(owner_ids[row.owner])
-            .push_bind(row.role.as_str())
-            .push_bind(row.scopes.as_str())
-            .push_bind(row.track_usage)
-            .push_bind(row.secret_last4.as_str())
-            .push_bind(phc)
-            .push_bind(row.created_at)
-            .push_bind(SEED_CREATED_BY)
-            .push_bind(row.expires_at)
-            .push_bind(row.revoked_at)
-            .push_bind(row.last_used_at)
-            .push("1")
-            .push("(SELECT id FROM plans WHERE is_default = 1)");
-    });
-    insert.push(" RETURNING id");
-    let inserted: Vec<(String,)> = insert.build_query_as().fetch_all(&mut **tx).await?;
-    Ok(inserted.into_iter().map(|(id,)| id).collect())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -538,15 +489,15 @@ mod tests {
     fn made_up_rows_have_the_status_they_were_made_for() {
         let mut rng = StdRng::seed_from_u64(7);
         let now = Utc::now();
-        let now_ms = to_millis(now);
+        let now_ms = now.timestamp_millis();
         let catalogue = vec!["read".to_owned(), "write".to_owned()];
         for status in [KeyStatus::Active, KeyStatus::Expired, KeyStatus::Revoked] {
             for _ in 0..2_000 {
                 let row = make_row(&mut rng, 0, status, &catalogue, now_ms);
                 let derived = KeyStatus::derive(
                     now,
-                    row.expires_at.map(super::super::from_millis),
-                    row.revoked_at.map(super::super::from_millis),
+                    row.expires_at.map(from_millis),
+                    row.revoked_at.map(from_millis),
                 );
                 assert_eq!(derived, status);
                 assert_eq!(row.status, status);

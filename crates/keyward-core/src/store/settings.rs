@@ -1,6 +1,7 @@
 use serde_json::{json, Value};
 
-use super::{Store, WriteTx};
+use super::Store;
+use crate::backend::WriteTx;
 use crate::error::{Error, Result};
 use crate::models::{validate_scope, Settings, EXPIRY_PRESET_DAYS, VERIFY_SCOPE};
 use crate::token::validate_prefix;
@@ -86,17 +87,11 @@ pub fn validate_settings(mut settings: Settings) -> Result<Settings> {
 
 impl Store {
     pub async fn settings(&self) -> Result<Settings> {
-        let rows: Vec<(String, String)> = sqlx::query_as("SELECT key, value FROM settings")
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(from_rows(rows))
+        Ok(from_rows(self.backend.settings_rows().await?))
     }
 
-    pub(crate) async fn settings_in(&self, tx: &mut WriteTx) -> Result<Settings> {
-        let rows: Vec<(String, String)> = sqlx::query_as("SELECT key, value FROM settings")
-            .fetch_all(&mut **tx)
-            .await?;
-        Ok(from_rows(rows))
+    pub(crate) async fn settings_in(&self, tx: &mut dyn WriteTx) -> Result<Settings> {
+        Ok(from_rows(tx.settings_rows().await?))
     }
 
     /// Saves the settings; each changed one is written with one audit row listing the changes.
@@ -104,26 +99,19 @@ impl Store {
         let settings = validate_settings(settings)?;
         let now = self.clock.now();
         let mut tx = self.begin_write().await?;
-        let before = self.settings_in(&mut tx).await?;
+        let before = self.settings_in(&mut *tx).await?;
         let old_rows = to_rows(&before);
         let mut changes = serde_json::Map::new();
         for ((key, new), (_, old)) in to_rows(&settings).into_iter().zip(old_rows) {
             if new == old {
                 continue;
             }
-            sqlx::query(
-                "INSERT INTO settings (key, value) VALUES (?1, ?2) \
-                 ON CONFLICT (key) DO UPDATE SET value = ?2",
-            )
-            .bind(key)
-            .bind(new.to_string())
-            .execute(&mut *tx)
-            .await?;
+            tx.put_setting(key, &new.to_string()).await?;
             changes.insert(key.to_owned(), json!({ "from": old, "to": new }));
         }
         if !changes.is_empty() {
             self.audit(
-                &mut tx,
+                &mut *tx,
                 now,
                 "settings_changed",
                 None,

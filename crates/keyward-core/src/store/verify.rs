@@ -1,9 +1,7 @@
 use chrono::{DateTime, Duration, Utc};
-use sqlx::FromRow;
 
-use super::keys::{key_row, KeyRow, KEY_AND_HASH_SELECT};
-use super::plans::LimitsRow;
-use super::{is_busy, set_busy_timeout, to_millis, Store, BUSY_TIMEOUT};
+use super::Store;
+use crate::backend::{StoredKey, UseRecorded};
 use crate::error::{Error, Result};
 use crate::hash;
 use crate::models::{KeyStatus, KeySummary, Verdict, VerifiedKey};
@@ -15,25 +13,6 @@ use crate::token::parse_token;
 /// verification a committed, fsynced write that took the database's write lock: most of the
 /// time of a cached check, and a queue behind any busy key. "Last used" is shown to the minute.
 pub(crate) const LAST_USED_PRECISION: Duration = Duration::seconds(60);
-
-/// Records a use and re-reads the key in one statement: it changes (and returns) the row only if
-/// the key is active at `?1`. Returns the columns of [`KEY_SELECT`].
-const RECORD_USE: &str = "UPDATE api_keys SET last_used_at = ?1 WHERE id = ?2 \
-     AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?1) \
-     RETURNING id, prefix, name, (SELECT o.name FROM owners o WHERE o.id = owner_id) AS owner, \
-     role, scopes, track_usage, secret_last4, created_at, created_by, expires_at, revoked_at, \
-     last_used_at, (SELECT p.name FROM plans p WHERE p.id = plan_id) AS key_plan";
-
-#[derive(FromRow)]
-struct StoredKey {
-    #[sqlx(flatten)]
-    row: KeyRow,
-    secret_hash: String,
-    /// `None` only in a database no Keyward wrote: refused rather than guessed.
-    plan: Option<String>,
-    #[sqlx(flatten)]
-    limits: LimitsRow,
-}
 
 /// The key's plan, as read with it.
 struct KeyPlan {
@@ -64,64 +43,30 @@ fn use_is_due(key: &KeySummary, now: DateTime<Utc>) -> bool {
             .is_none_or(|last| now - last >= LAST_USED_PRECISION || last > now)
 }
 
-/// How long recording a use may wait for another writer before it is skipped. Far below the
-/// store's busy timeout: bookkeeping must not hold up an answer.
-const RECORD_USE_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
-
-/// Records a use of `id` at `now` if the key is still active then: `Some(Some(row))` when it was,
-/// `Some(None)` when it is no longer active, `None` when another writer held the database for
-/// longer than [`RECORD_USE_WAIT`] (nothing was written).
-async fn record_use(
-    db: &mut sqlx::pool::PoolConnection<sqlx::Sqlite>,
-    id: &str,
-    now: DateTime<Utc>,
-) -> Result<Option<Option<KeyRow>>> {
-    set_busy_timeout(db, RECORD_USE_WAIT).await?;
-    // fetch_all runs the statement to its end, which commits it at once.
-    let used: std::result::Result<Vec<KeyRow>, sqlx::Error> = sqlx::query_as(RECORD_USE)
-        .bind(to_millis(now))
-        .bind(id)
-        .fetch_all(&mut **db)
-        .await;
-    set_busy_timeout(db, BUSY_TIMEOUT).await?;
-    match used {
-        Ok(rows) => Ok(Some(rows.into_iter().next())),
-        Err(e) if is_busy(&e) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
-}
-
-impl StoredKey {
-    fn plan(&mut self) -> Result<KeyPlan> {
-        Ok(KeyPlan {
-            name: self.plan.take().ok_or_else(|| {
-                Error::Unavailable(
-                    "The key database holds a key without a usage plan, which no Keyward \
-                     writes. Restore the database from a backup."
-                        .into(),
-                )
-            })?,
-            limits: self.limits.limits()?,
-        })
-    }
+/// The key's plan; a key without one is refused rather than guessed.
+fn plan_of(stored: &StoredKey) -> Result<KeyPlan> {
+    Ok(KeyPlan {
+        name: stored.key.plan.clone().ok_or_else(|| {
+            Error::Unavailable(
+                "The key database holds a key without a usage plan, which no Keyward \
+                 writes. Restore the database from a backup."
+                    .into(),
+            )
+        })?,
+        limits: stored.limits.limits()?,
+    })
 }
 
 impl Store {
     /// A key as a verdict describes it (with its plan), by id: for answers about a key that
     /// did not pass (revoked, expired), whose id was in the token. Seeded keys are not described.
     pub async fn describe_key(&self, id: &str) -> Result<Option<VerifiedKey>> {
-        let stored: Option<StoredKey> = sqlx::query_as(&format!(
-            "{KEY_AND_HASH_SELECT} WHERE k.id = ? AND k.seeded = 0"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(mut stored) = stored else {
+        let Some(stored) = self.backend.key_to_verify(id).await? else {
             return Ok(None);
         };
-        let plan = stored.plan()?;
+        let plan = plan_of(&stored)?;
         Ok(
-            match valid(stored.row.into_summary(self.clock.now()), plan) {
+            match valid(stored.key.into_summary(self.clock.now()), plan) {
                 Verdict::Valid { key } => Some(key),
                 _ => None,
             },
@@ -140,21 +85,13 @@ impl Store {
         let Some(parsed) = parse_token(token.expose()) else {
             return Ok(Verdict::Malformed);
         };
-        // One connection for the whole check: taking one from the pool costs as much as a read.
-        let mut db = self.pool.acquire().await?;
         // Seeded rows are made-up data whose secret nobody knows; they never verify.
-        let stored: Option<StoredKey> = sqlx::query_as(&format!(
-            "{KEY_AND_HASH_SELECT} WHERE k.id = ? AND k.seeded = 0"
-        ))
-        .bind(parsed.id)
-        .fetch_optional(&mut *db)
-        .await?;
-        let Some(mut stored) = stored else {
+        let Some(stored) = self.backend.key_to_verify(parsed.id).await? else {
             return Ok(Verdict::NotFound);
         };
-        let plan = stored.plan()?;
+        let plan = plan_of(&stored)?;
         let StoredKey {
-            row: mut current,
+            key: mut current,
             secret_hash: phc,
             ..
         } = stored;
@@ -164,17 +101,14 @@ impl Store {
         let token_print = fingerprint(token.expose());
         let phc_print = fingerprint(&phc);
         if !self.verified.accepted(&token_print, &phc_print) {
-            // Others may use the connection while argon2 runs.
-            drop(db);
             let secret = zeroize::Zeroizing::new(parsed.secret.to_owned());
             if !hash::verify_secret(secret, phc).await? {
                 return Ok(Verdict::NotFound);
             }
             self.verified.remember(token_print, phc_print);
-            db = self.pool.acquire().await?;
             // The row read before argon2 is stale by tens of milliseconds: a revocation that
             // committed meanwhile must win.
-            match key_row(&mut *db, parsed.id).await? {
+            match self.backend.key(parsed.id).await? {
                 Some(row) => current = row,
                 None => return Ok(Verdict::NotFound),
             }
@@ -191,7 +125,7 @@ impl Store {
             KeyStatus::Revoked => return Ok(Verdict::Revoked),
             KeyStatus::Expired => return Ok(Verdict::Expired),
             KeyStatus::Active if !missing.is_empty() => return Ok(Verdict::Forbidden { missing }),
-            KeyStatus::Active if self.read_only || !use_is_due(&key, now) => {
+            KeyStatus::Active if self.is_read_only() || !use_is_due(&key, now) => {
                 return Ok(valid(key, plan))
             }
             KeyStatus::Active => {}
@@ -199,17 +133,16 @@ impl Store {
 
         // The status is checked again in the statement that records the use, so a revocation
         // that commits after the read above still wins.
-        let Some(used) = record_use(&mut db, parsed.id, now).await? else {
+        match self.backend.record_use(parsed.id, now).await? {
             // Another process holds the write lock (a long import, say). The check answers
             // anyway, from the row read above: a revocation waiting behind that lock has not
             // committed, so VALID is still the truth; the use is recorded by a later check.
-            return Ok(valid(key, plan));
-        };
-        if let Some(row) = used {
-            return Ok(valid(row.into_summary(now), plan));
+            UseRecorded::Busy => return Ok(valid(key, plan)),
+            UseRecorded::Active(row) => return Ok(valid((*row).into_summary(now), plan)),
+            UseRecorded::NotActive => {}
         }
         // Not active any more: the row as it is now says why.
-        Ok(match key_row(&mut *db, parsed.id).await? {
+        Ok(match self.backend.key(parsed.id).await? {
             None => Verdict::NotFound,
             Some(row) => match row.into_summary(now).status {
                 KeyStatus::Revoked => Verdict::Revoked,

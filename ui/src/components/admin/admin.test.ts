@@ -9,6 +9,7 @@ import AuditView from './AuditView.svelte';
 import { normalizeKeyId, summarizeDetails } from './format';
 import OwnersView from './OwnersView.svelte';
 import SettingsView from './SettingsView.svelte';
+import { ALL_ALLOWED } from '../../test/fixtures';
 
 const SETTINGS: Settings = {
   default_expiry_days: 90,
@@ -43,7 +44,7 @@ describe('SettingsView', () => {
       if (cmd === 'update_settings') return args.settings;
       return null;
     });
-    render(SettingsView);
+    render(SettingsView, { props: { permissions: ALL_ALLOWED } });
     const user = userEvent.setup();
     const save = await waitFor(() => byId<HTMLButtonElement>('save-settings-btn'));
     expect(save).toBeDisabled();
@@ -93,7 +94,7 @@ describe('SettingsView', () => {
       }
       return null;
     });
-    render(SettingsView);
+    render(SettingsView, { props: { permissions: ALL_ALLOWED } });
     const user = userEvent.setup();
     const limit = await waitFor(() => byId<HTMLInputElement>('setting-owner-limit'));
     await user.clear(limit);
@@ -130,7 +131,7 @@ describe('AuditView', () => {
       if (cmd === 'export_audit') return { path: '/tmp/audit.csv', count: 2 };
       return null;
     });
-    render(AuditView);
+    render(AuditView, { props: { permissions: ALL_ALLOWED } });
     const user = userEvent.setup();
     await waitFor(() => expect(document.querySelectorAll('tr.audit-row')).toHaveLength(2));
     const first = document.querySelector('tr.audit-row') as HTMLElement;
@@ -193,7 +194,7 @@ describe('OwnersView', () => {
       }
       return null;
     });
-    render(OwnersView);
+    render(OwnersView, { props: { permissions: ALL_ALLOWED } });
     const user = userEvent.setup();
     const alice = await waitFor(() => {
       const row = document.querySelector('tr.owner-row[data-owner="Alice"]');

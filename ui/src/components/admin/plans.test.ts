@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { NewPlan } from '../../bindings/NewPlan';
 import type { Plan } from '../../bindings/Plan';
 import type { Settings } from '../../bindings/Settings';
-import { UNLIMITED } from '../../test/fixtures';
+import { ALL_ALLOWED, UNLIMITED } from '../../test/fixtures';
 import { summarizeDetails } from './format';
 import { formatQuota, formatRate, planField, wholeNumber } from './plans';
 import PlansView from './PlansView.svelte';
@@ -105,7 +105,7 @@ async function loaded(): Promise<void> {
 describe('PlansView', () => {
   it('lists plans with their limits, keys and the default', async () => {
     backend();
-    render(PlansView);
+    render(PlansView, { props: { permissions: ALL_ALLOWED } });
     expect(document.body).toHaveTextContent('Loading plans…');
     await loaded();
     const unlimited = row('Unlimited');
@@ -123,7 +123,7 @@ describe('PlansView', () => {
 
   it('creates a plan in a dialog, showing the core’s words next to the field', async () => {
     const { calls } = backend();
-    render(PlansView);
+    render(PlansView, { props: { permissions: ALL_ALLOWED } });
     await loaded();
     const user = userEvent.setup();
     await user.click(byId('new-plan-btn'));
@@ -174,7 +174,7 @@ describe('PlansView', () => {
 
   it('refuses a field that holds no whole number before asking the core', async () => {
     const { calls } = backend();
-    render(PlansView);
+    render(PlansView, { props: { permissions: ALL_ALLOWED } });
     await loaded();
     const user = userEvent.setup();
     await user.click(byId('new-plan-btn'));
@@ -190,7 +190,7 @@ describe('PlansView', () => {
 
   it('edits a plan from its current limits and makes another the default', async () => {
     const { calls } = backend();
-    render(PlansView);
+    render(PlansView, { props: { permissions: ALL_ALLOWED } });
     await loaded();
     const user = userEvent.setup();
     await user.click(button('Starter', 'edit-plan'));
@@ -218,7 +218,7 @@ describe('PlansView', () => {
 
   it('confirms a delete, and shows the core’s refusal while keys use the plan', async () => {
     const { plans } = backend([UNLIMITED, STARTER, { ...STARTER, name: 'Old', keys: 0 }]);
-    render(PlansView);
+    render(PlansView, { props: { permissions: ALL_ALLOWED } });
     await loaded();
     const user = userEvent.setup();
     await user.click(button('Starter', 'delete-plan'));
@@ -248,7 +248,7 @@ describe('PlansView', () => {
   it('says when the plans cannot be loaded, and tries again', async () => {
     const { failures } = backend();
     failures.list = { kind: 'internal', message: 'The database is busy; try again.' };
-    render(PlansView);
+    render(PlansView, { props: { permissions: ALL_ALLOWED } });
     await waitFor(() => expect(byId('plans-error')).toHaveTextContent('The database is busy'));
     delete failures.list;
     await userEvent.setup().click(within(byId('plans-error')).getByRole('button', { name: 'Try again' }));
@@ -274,7 +274,7 @@ describe('Settings → Plans', () => {
       if (cmd === 'list_plans') return [UNLIMITED, STARTER];
       return null;
     });
-    render(SettingsView);
+    render(SettingsView, { props: { permissions: ALL_ALLOWED } });
     const user = userEvent.setup();
     const reserved = await waitFor(() => {
       const chip = document.querySelector('.scope-chip[data-scope="keyward:verify"]');

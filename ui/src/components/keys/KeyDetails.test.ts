@@ -6,7 +6,7 @@ import type { KeySummary } from '../../bindings/KeySummary';
 import type { KeyUpdate } from '../../bindings/KeyUpdate';
 import type { Plan } from '../../bindings/Plan';
 import type { QuotaUsage } from '../../bindings/QuotaUsage';
-import { makeKey, UNLIMITED } from '../../test/fixtures';
+import { ALL_ALLOWED, makeKey, UNLIMITED } from '../../test/fixtures';
 import KeyDetails from './KeyDetails.svelte';
 
 const STARTER: Plan = {
@@ -61,7 +61,7 @@ function setup(key: KeySummary, usage: () => QuotaUsage | null) {
     }
   });
   render(KeyDetails, {
-    props: { keyId: key.id, onclose: vi.fn(), onchanged: vi.fn(), onerror: vi.fn() },
+    props: { keyId: key.id, permissions: ALL_ALLOWED, onclose: vi.fn(), onchanged: vi.fn(), onerror: vi.fn() },
   });
   return { calls, user: userEvent.setup() };
 }
