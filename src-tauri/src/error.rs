@@ -39,31 +39,27 @@ impl IpcError {
 
 impl From<keyward_core::Error> for IpcError {
     fn from(error: keyward_core::Error) -> Self {
-        use keyward_core::Error as E;
-        match error {
-            E::InvalidInput(message) => Self::new(ErrorKind::InvalidInput, message),
-            e @ (E::OwnerNotFound(_) | E::KeyRevoked) => {
-                Self::new(ErrorKind::InvalidInput, e.to_string())
-            }
-            e @ E::LimitReached { .. } => Self::new(ErrorKind::LimitReached, e.to_string()),
-            e @ E::ReadOnly(_) => Self::new(ErrorKind::ReadOnly, e.to_string()),
-            e @ E::KeyNotFound(_) => Self::new(ErrorKind::NotFound, e.to_string()),
-            E::Unavailable(message) => Self::new(ErrorKind::DatabaseUnavailable, message),
-            // The banner shows the message and the app stays usable, as for any other failure;
-            // only the words are more helpful than the generic ones.
-            E::TryAgain(message) => Self::new(ErrorKind::Internal, message),
-            // The database refused the operator's login (PostgreSQL roles and row policies):
-            // its words, in the banner. The UI hides what the role may not do beforehand.
-            E::NotPermitted(message) => Self::new(ErrorKind::Internal, message),
-            other => {
-                crate::log(&other);
-                Self::new(
+        use keyward_core::ErrorKind as Core;
+        let kind = match error.kind() {
+            Core::InvalidInput | Core::Conflict => ErrorKind::InvalidInput,
+            Core::LimitReached => ErrorKind::LimitReached,
+            Core::ReadOnly => ErrorKind::ReadOnly,
+            Core::NotFound => ErrorKind::NotFound,
+            Core::Unavailable => ErrorKind::DatabaseUnavailable,
+            // The banner shows the core's words and the app stays usable, as for any other
+            // failure: a passing condition (try again), or the database refusing the operator's
+            // login (PostgreSQL roles; the UI hides what the role may not do beforehand).
+            Core::TryAgain | Core::NotPermitted => ErrorKind::Internal,
+            Core::Internal => {
+                crate::log(&error);
+                return Self::new(
                     ErrorKind::Internal,
                     "Something went wrong while saving or reading keys. Nothing was changed; \
                      try again.",
-                )
+                );
             }
-        }
+        };
+        Self::new(kind, error.to_string())
     }
 }
 

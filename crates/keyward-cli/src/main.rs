@@ -41,19 +41,19 @@ pub enum Failure {
 
 impl From<Error> for Failure {
     fn from(error: Error) -> Self {
-        match error {
-            Error::KeyNotFound(_)
-            | Error::OwnerNotFound(_)
-            | Error::LimitReached { .. }
-            | Error::KeyRevoked
-            // The database refused this login (PostgreSQL roles): refused, not broken.
-            | Error::NotPermitted(_) => Self::Refused(error.to_string()),
-            // A database that cannot be used (damaged, locked, full disk, missing folder) or
-            // that is read-only: a storage error, exit 2, with the core's plain-words message.
-            Error::Unavailable(_) | Error::TryAgain(_) | Error::ReadOnly(_) => {
-                Self::Broken(error.to_string())
+        use keyward_core::ErrorKind as Core;
+        match error.kind() {
+            // Refused: the request was understood, and the data or the database's roles say no.
+            Core::NotFound | Core::Conflict | Core::LimitReached | Core::NotPermitted => {
+                Self::Refused(error.to_string())
             }
-            other => Self::Broken(other.to_string()),
+            // A usage error, or a database that cannot be used (damaged, locked, full disk,
+            // missing folder, read-only): exit 2, with the core's plain-words message.
+            Core::InvalidInput
+            | Core::ReadOnly
+            | Core::Unavailable
+            | Core::TryAgain
+            | Core::Internal => Self::Broken(error.to_string()),
         }
     }
 }

@@ -59,4 +59,44 @@ pub enum Error {
     Hashing(String),
 }
 
+/// What kind of failure an [`Error`] is, whatever the backend: the app, the CLI and the server
+/// each map kinds (never messages) to what they do, in one place each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The input cannot be accepted; the words say what to fix.
+    InvalidInput,
+    /// The input is fine but the data's state refuses it: an unknown owner, a revoked key.
+    Conflict,
+    /// No such key.
+    NotFound,
+    /// The owner is at the per-owner limit.
+    LimitReached,
+    /// The database opened read-only.
+    ReadOnly,
+    /// The database cannot be used at all.
+    Unavailable,
+    /// A passing condition: nothing was changed, the same action can succeed later.
+    TryAgain,
+    /// The database refused this operator (PostgreSQL roles).
+    NotPermitted,
+    /// Anything else: a bug or an unexpected database failure.
+    Internal,
+}
+
+impl Error {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::InvalidInput(_) => ErrorKind::InvalidInput,
+            Self::OwnerNotFound(_) | Self::KeyRevoked => ErrorKind::Conflict,
+            Self::KeyNotFound(_) => ErrorKind::NotFound,
+            Self::LimitReached { .. } => ErrorKind::LimitReached,
+            Self::ReadOnly(_) => ErrorKind::ReadOnly,
+            Self::Unavailable(_) => ErrorKind::Unavailable,
+            Self::TryAgain(_) => ErrorKind::TryAgain,
+            Self::NotPermitted(_) => ErrorKind::NotPermitted,
+            Self::Database(_) | Self::Hashing(_) => ErrorKind::Internal,
+        }
+    }
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;

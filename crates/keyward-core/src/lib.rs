@@ -24,7 +24,7 @@ pub mod token;
 
 pub use backend::{BackendKind, ListQueryPlan, OperatorRole};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 pub use models::*;
 pub use paths::{resolve_db_location, DbLocation};
 pub use permissions::Permissions;

@@ -7,7 +7,7 @@ use keyward_core::{Error, Owner, Result};
 use sqlx::{Connection, FromRow, PgConnection, PgPool};
 
 use crate::errors::{Address, DbResult, DbResultDoing, Doing, UniqueResult};
-use crate::rows::{count, folded};
+use crate::rows::{active_at, count, folded};
 
 /// `columns` of the owner called `wanted` (canonical form) or else `typed` (as typed), both
 /// placeholders. ASCII letters are compared without case, and the canonical form wins when both
@@ -97,10 +97,10 @@ pub(crate) async fn active_key_count(
         .execute(&mut *conn)
         .await
         .db(at)?;
-    let (active,): (i64,) = sqlx::query_as(
-        "SELECT count(*) FROM api_keys WHERE owner_id = $1 AND revoked_at IS NULL \
-         AND (expires_at IS NULL OR expires_at > $2)",
-    )
+    let (active,): (i64,) = sqlx::query_as(concat!(
+        "SELECT count(*) FROM api_keys WHERE owner_id = $1 AND ",
+        active_at!("", "$2")
+    ))
     .bind(owner_id)
     .bind(now)
     .fetch_one(conn)
@@ -121,9 +121,9 @@ struct OwnerRow {
 pub(crate) async fn owners(pool: &PgPool, at: &Address, now: DateTime<Utc>) -> Result<Vec<Owner>> {
     let rows: Vec<OwnerRow> = sqlx::query_as(concat!(
         "SELECT o.name, o.created_at, \
-         count(k.seq) FILTER (WHERE k.revoked_at IS NULL \
-           AND (k.expires_at IS NULL OR k.expires_at > $1)) AS active_keys, \
-         count(k.seq) AS total_keys \
+         count(k.seq) FILTER (WHERE ",
+        active_at!("k.", "$1"),
+        ") AS active_keys, count(k.seq) AS total_keys \
          FROM owners o LEFT JOIN api_keys k ON k.owner_id = o.id \
          GROUP BY o.id ORDER BY ",
         folded!("o.name")

@@ -15,6 +15,25 @@ macro_rules! folded {
 }
 pub(crate) use folded;
 
+/// A key (its columns prefixed with `$key`) active at the time `$at`: neither revoked nor expired. The one
+/// spelling of it (the list's status filter writes it with [`EXPIRY_OR_NEVER`], the form its
+/// indexes hold).
+macro_rules! active_at {
+    ($key:literal, $at:literal) => {
+        concat!(
+            $key,
+            "revoked_at IS NULL AND (",
+            $key,
+            "expires_at IS NULL OR ",
+            $key,
+            "expires_at > ",
+            $at,
+            ")"
+        )
+    };
+}
+pub(crate) use active_at;
+
 /// Keys that never expire, as far as ordering and ranges go: after every date.
 pub(crate) const EXPIRY_OR_NEVER: &str = "COALESCE(k.expires_at, 'infinity'::timestamptz)";
 /// Keys never used, as far as ordering goes: the epoch (SQLite: 0 ms).

@@ -6,7 +6,7 @@ use keyward_core::Result;
 use sqlx::PgPool;
 
 use crate::errors::{sqlstate, Address, DbResult, DEADLOCK, LOCK_NOT_AVAILABLE};
-use crate::rows::{key_columns, owner_and_plan, KeyRow};
+use crate::rows::{active_at, key_columns, owner_and_plan, KeyRow};
 
 /// Waits at most 200 ms for a writer holding the key's row (a revocation or an edit in
 /// progress), as SQLite's busy timeout does for this write: the check then answers from the row
@@ -18,8 +18,9 @@ const BEGIN_WITH_SHORT_WAIT: &str =
 /// one statement. Should a revocation commit while this waits for the row, PostgreSQL checks the
 /// condition again on the new row, so a revoked key is never marked used.
 const RECORD_USE: &str = concat!(
-    "WITH k AS (UPDATE api_keys SET last_used_at = $1 WHERE id = $2 AND revoked_at IS NULL \
-     AND (expires_at IS NULL OR expires_at > $1) RETURNING *) SELECT ",
+    "WITH k AS (UPDATE api_keys SET last_used_at = $1 WHERE id = $2 AND ",
+    active_at!("", "$1"),
+    " RETURNING *) SELECT ",
     key_columns!(),
     " FROM k ",
     owner_and_plan!()

@@ -139,20 +139,20 @@ impl Problem {
 
     /// What the core said when the database could not answer: its own plain words.
     pub fn from_core(error: &keyward_core::Error) -> Self {
-        use keyward_core::Error;
-        match error {
-            Error::TryAgain(words) => {
-                let mut problem = Self::unavailable(words.clone());
+        use keyward_core::ErrorKind;
+        match error.kind() {
+            ErrorKind::TryAgain => {
+                let mut problem = Self::unavailable(error.to_string());
                 problem.retry_after = Some(1);
                 problem
             }
-            Error::Unavailable(words) => Self::unavailable(words.clone()),
-            other => Self::new(
+            ErrorKind::Unavailable => Self::unavailable(error.to_string()),
+            _ => Self::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Internal Server Error",
                 "internal",
                 unkey_types::UNEXPECTED,
-                other.to_string(),
+                error.to_string(),
             ),
         }
     }
