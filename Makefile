@@ -71,7 +71,7 @@ unit-tests: ui
 	scripts/with-postgres cargo test --workspace --lib --bins
 	# The storage crates' own test binaries: the store's behaviour on both backends, and each
 	# backend's opening and SQL.
-	scripts/with-postgres cargo test -p keyward-store -p keyward-sqlite -p keyward-postgres --tests
+	scripts/with-postgres cargo test -p keyward-store -p keyward-sqlite -p keyward-postgres --test '*'
 	@git diff --quiet -- ui/src/bindings || { git diff --stat -- ui/src/bindings; \
 	  echo "ui/src/bindings changed when regenerated from Rust: commit the new files." >&2; exit 1; }
 

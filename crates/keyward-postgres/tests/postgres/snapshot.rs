@@ -1,13 +1,12 @@
 //! Export and import (`keyward-cli migrate-to`): a copy reads back the same, ids and all; a
 //! database that holds rows, or a snapshot that cannot be stored, changes nothing.
 
-mod common;
-
 use chrono::Duration;
-use common::{now, open_new, request, seed};
 use keyward_core::backend::{AuditRecord, Backend, NewKeyRecord};
 use keyward_core::{Error, ListQuery, PlanLimits};
 use keyward_postgres::PgBackend;
+
+use crate::common::{now, open_new, request, seed};
 
 /// A database with settings, owners, a second plan, real keys (one revoked), seeded keys, audit
 /// rows and a quota counter.

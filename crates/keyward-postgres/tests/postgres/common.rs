@@ -1,6 +1,5 @@
 //! A fresh database per test on the throwaway server `scripts/with-postgres` starts, and made-up
 //! rows to fill it with.
-#![allow(dead_code)]
 
 use std::sync::atomic::{AtomicU32, Ordering};
 

@@ -2,14 +2,13 @@
 //! and each filter. What it pins down is PostgreSQL-specific (collations, `infinity`, the usage
 //! join), so it is checked here; the core's list rules are tested through the store.
 
-mod common;
-
 use std::cmp::Ordering;
 
 use chrono::{DateTime, Duration, Utc};
-use common::{now, open_new, request, seed, Rng};
 use keyward_core::backend::{Backend, KeyRecord};
 use keyward_core::{KeyStatus, ListQuery, PlanLimits, Quota, QuotaPeriod, Role, SortColumn};
+
+use crate::common::{now, open_new, request, seed, Rng};
 
 const KEYS: usize = 400;
 

@@ -1,14 +1,13 @@
 //! Live views: the change counter follows what other processes commit, skips what views need
 //! not reload for, and counts a lost listening connection as a change.
 
-mod common;
-
 use std::time::Duration;
 
 use chrono::Duration as Days;
-use common::{now, open_new};
 use keyward_core::backend::{AuditRecord, Backend};
 use keyward_postgres::PgBackend;
+
+use crate::common::{now, open_new};
 
 /// Waits (up to 5 s) for the counter to pass `before`.
 async fn changed_since(backend: &PgBackend, before: u64) -> bool {

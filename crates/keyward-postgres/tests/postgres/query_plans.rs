@@ -2,12 +2,11 @@
 //! the page, and a search of 3+ characters reads the trigram indexes: PostgreSQL's own plans,
 //! from `EXPLAIN` of exactly what `list_keys` runs.
 
-mod common;
-
-use common::{now, open_new, request, seed};
 use keyward_core::backend::{Backend, ListQueryPlan};
 use keyward_core::{KeyStatus, ListQuery, PlanLimits, Quota, QuotaPeriod, Role, SortColumn};
 use keyward_postgres::PgBackend;
+
+use crate::common::{now, open_new, request, seed};
 
 async fn plan(backend: &PgBackend, query: &ListQuery) -> ListQueryPlan {
     backend

@@ -1,12 +1,11 @@
 //! Opening a database: a new one is set up once however many processes open it at once; one of
 //! another program or of a newer Keyward is refused and left untouched; the password never shows.
 
-mod common;
-
-use common::{connect, new_database, open_new, schema_of, server_url};
 use keyward_core::backend::{Backend, BackendKind};
 use keyward_core::Error;
 use sqlx::Connection;
+
+use crate::common::{connect, new_database, open_new, schema_of, server_url};
 
 #[tokio::test]
 async fn a_new_database_gets_its_tables_the_search_extension_and_the_unlimited_plan() {

@@ -2,18 +2,17 @@
 //! write lock, aborted transactions after a failed statement, short lock waits. The rules built
 //! on these (the limit, audit, verify) are tested through the core's store on both backends.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
 use chrono::Duration as Days;
-use common::{now, open_new, seed};
 use keyward_core::backend::{
     AuditFilter, AuditRecord, Backend, KeyChange, NewKeyRecord, UseRecorded,
 };
 use keyward_core::servers::ServerReport;
 use keyward_core::{PlanLimits, Quota, QuotaPeriod};
 use keyward_postgres::PgBackend;
+
+use crate::common::{now, open_new, seed};
 
 fn new_key(id: &str, owner_id: i64, plan_id: i64) -> NewKeyRecord {
     NewKeyRecord {
@@ -462,7 +461,7 @@ async fn settings_audit_pages_and_server_reports_read_back() {
 async fn the_kept_key_total_matches_a_real_count_through_every_kind_of_write() {
     let (backend, url) = open_new().await;
     let totals = |url: String| async move {
-        let mut db = common::connect(&url).await;
+        let mut db = crate::common::connect(&url).await;
         let (kept,): (i64,) = sqlx::query_as("SELECT keys FROM key_totals")
             .fetch_one(&mut db)
             .await
@@ -476,7 +475,7 @@ async fn the_kept_key_total_matches_a_real_count_through_every_kind_of_write() {
     let listed = || async {
         let query = keyward_core::ListQuery::default();
         backend
-            .list_keys(&common::request(&query, now()))
+            .list_keys(&crate::common::request(&query, now()))
             .await
             .expect("list")
             .total
@@ -505,7 +504,7 @@ async fn the_kept_key_total_matches_a_real_count_through_every_kind_of_write() {
 
     // The list's total is the kept one (not a count of the table): set it wrong on purpose and
     // the list says so.
-    let mut db = common::connect(&url).await;
+    let mut db = crate::common::connect(&url).await;
     sqlx::query("UPDATE key_totals SET keys = 7")
         .execute(&mut db)
         .await
