@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::error::{Error, Result};
-use crate::models::{AuditEvent, KeyStatus, ListQuery, Owner, SortColumn};
+use crate::models::{AuditEvent, ListQuery, Owner, MAX_PAGE_SIZE};
 use crate::plans::{PlanLimits, Quota, QuotaPeriod};
 use crate::servers::{ServerReport, VerifyServer};
 
@@ -191,26 +191,58 @@ pub struct SeedKeyRecord {
     pub last_used_at: Option<DateTime<Utc>>,
 }
 
-/// One page of the key list to read, with everything the core has already decided.
+/// One page of the key list to read: the query as asked (its status, sort, direction and offset
+/// are read from it) with everything the core has decided that is not SQL.
 #[derive(Debug, Clone)]
 pub struct ListRequest<'a> {
     pub query: &'a ListQuery,
     /// The search term in names' stored form ([`crate::names::canonical`]), never empty.
     pub search: Option<String>,
-    /// Only keys with this status at `now`.
-    pub status: Option<KeyStatus>,
-    pub sort: SortColumn,
-    pub descending: bool,
+    /// Statuses are at this time.
     pub now: DateTime<Utc>,
     /// Already bounded by the core (1..=200).
     pub limit: u32,
-    pub offset: u32,
     /// "Expiring within" as a time range: active keys expiring in `(now, until]`.
     pub expiring_until: Option<DateTime<Utc>>,
     /// For the usage sort: the start of the current day, week and month, in that order; a count
     /// of another period counts as 0.
     pub usage_periods: [DateTime<Utc>; 3],
 }
+
+impl<'a> ListRequest<'a> {
+    /// `query` at `now`, as the store asks a backend for it: the page size bounded, the search
+    /// term in names' stored form (so "é" typed either way finds them), the expiry window and
+    /// the usage periods as times. Tests of a backend build their requests here too.
+    pub fn new(query: &'a ListQuery, now: DateTime<Utc>) -> Self {
+        let search = query
+            .search
+            .as_deref()
+            .map(crate::names::canonical)
+            .filter(|s| !s.is_empty());
+        // Any u32 is accepted: a window past the latest time chrono can hold means every key
+        // that expires at all (never `now + days`, which panics past year 262143).
+        let expiring_until = query.expiring_within_days.map(|days| {
+            chrono::Duration::try_days(i64::from(days))
+                .and_then(|window| now.checked_add_signed(window))
+                .unwrap_or(DateTime::<Utc>::MAX_UTC)
+        });
+        Self {
+            query,
+            search,
+            now,
+            limit: match query.limit {
+                0 => DEFAULT_PAGE_SIZE,
+                n => n.min(MAX_PAGE_SIZE),
+            },
+            expiring_until,
+            usage_periods: [QuotaPeriod::Day, QuotaPeriod::Week, QuotaPeriod::Month]
+                .map(|period| period.start_of(now)),
+        }
+    }
+}
+
+/// A page of the key list when the query asks for no particular size.
+const DEFAULT_PAGE_SIZE: u32 = 50;
 
 #[derive(Debug, Clone)]
 pub struct ListedKeys {

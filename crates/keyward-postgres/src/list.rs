@@ -122,7 +122,7 @@ impl ListSql {
                 "(k.name ILIKE {s} OR (k.prefix || '_' || k.id) ILIKE {s})"
             ));
         }
-        if let Some(status) = request.status {
+        if let Some(status) = request.query.status {
             let now = p.now(request.now);
             conditions.push(status_condition(status, &now));
         }
@@ -170,10 +170,14 @@ impl ListSql {
             format!("SELECT count(*) FROM api_keys k{where_sql}")
         };
 
-        let dir = if request.descending { "DESC" } else { "ASC" };
-        let order = order_by(request.sort, dir);
+        let dir = if request.query.descending {
+            "DESC"
+        } else {
+            "ASC"
+        };
+        let order = order_by(request.query.sort, dir);
         let columns = key_columns!();
-        let page = match request.sort {
+        let page = match request.query.sort {
             SortColumn::Usage => {
                 let [day, week, month] = request.usage_periods.map(|at| p.add(Arg::Time(at)));
                 // A count counts when it is above 0 and of the current period of the key's
@@ -185,7 +189,7 @@ impl ListSql {
                      ('month', {month}::timestamptz)) AS cur(period, start)"
                 );
                 let first = p.add(Arg::Int(
-                    i64::from(request.offset) + i64::from(request.limit),
+                    i64::from(request.query.offset) + i64::from(request.limit),
                 ));
                 let (limit, offset) = page_bounds(&mut p, request);
                 let key_filters: String = conditions.iter().map(|c| format!(" AND {c}")).collect();
@@ -223,10 +227,10 @@ impl ListSql {
                      LIMIT {limit} OFFSET {offset}"
                 )
             }
-            SortColumn::Status if request.status.is_none() => {
+            SortColumn::Status if request.query.status.is_none() => {
                 let now = p.now(request.now);
                 let first = p.add(Arg::Int(
-                    i64::from(request.offset) + i64::from(request.limit),
+                    i64::from(request.query.offset) + i64::from(request.limit),
                 ));
                 let (limit, offset) = page_bounds(&mut p, request);
                 // Each status's first offset + limit keys in list order, then the page.
@@ -288,7 +292,7 @@ fn walks_counts(request: &ListRequest<'_>) -> bool {
 fn page_bounds(p: &mut Params, request: &ListRequest<'_>) -> (String, String) {
     (
         p.add(Arg::Int(i64::from(request.limit))),
-        p.add(Arg::Int(i64::from(request.offset))),
+        p.add(Arg::Int(i64::from(request.query.offset))),
     )
 }
 
@@ -357,23 +361,13 @@ mod tests {
         assert_eq!(like_pattern("a_b%c\\d"), "%a\\_b\\%c\\\\d%");
     }
 
-    /// A page of the usage sort for `query`'s filters.
-    fn usage_page(query: &ListQuery) -> ListRequest<'_> {
-        let now = DateTime::<Utc>::UNIX_EPOCH;
-        ListRequest {
-            query,
-            search: query.search.clone(),
-            status: query.status,
+    /// The SQL of a page of the usage sort with `query`'s filters.
+    fn usage_page(query: &ListQuery) -> ListSql {
+        let query = ListQuery {
             sort: SortColumn::Usage,
-            descending: true,
-            now,
-            limit: 50,
-            offset: 0,
-            expiring_until: query
-                .expiring_within_days
-                .map(|days| now + chrono::Duration::days(days.into())),
-            usage_periods: [now; 3],
-        }
+            ..query.clone()
+        };
+        ListSql::new(&ListRequest::new(&query, DateTime::<Utc>::UNIX_EPOCH))
     }
 
     #[test]
@@ -391,7 +385,7 @@ mod tests {
             },
         ];
         for query in &walked {
-            let sql = ListSql::new(&usage_page(query));
+            let sql = usage_page(query);
             assert!(sql.page.contains("OFFSET 0) ck"), "{query:?}\n{}", sql.page);
         }
         let chosen = [
@@ -410,7 +404,7 @@ mod tests {
             },
         ];
         for query in &chosen {
-            let sql = ListSql::new(&usage_page(query));
+            let sql = usage_page(query);
             assert!(!sql.page.contains("OFFSET 0"), "{query:?}\n{}", sql.page);
         }
     }

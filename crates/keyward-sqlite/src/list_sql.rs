@@ -154,7 +154,7 @@ impl ListSql {
             conditions.push(paged);
             args.extend(values);
         };
-        if let Some(status) = request.status {
+        if let Some(status) = request.query.status {
             let (counted, paged) = status_condition(status);
             let times = counted.matches('?').map(|_| Arg::Int(now_ms)).collect();
             filter(counted, paged, times);
@@ -196,10 +196,11 @@ impl ListSql {
                 format!("WHERE {}", conditions.join(" AND "))
             }
         };
-        let dir = direction(request.descending);
-        let status_sort = (request.sort == SortColumn::Status && request.status.is_none())
-            .then_some((dir, now_ms));
-        let usage_sort = (request.sort == SortColumn::Usage).then(|| {
+        let dir = direction(request.query.descending);
+        let status_sort = (request.query.sort == SortColumn::Status
+            && request.query.status.is_none())
+        .then_some((dir, now_ms));
+        let usage_sort = (request.query.sort == SortColumn::Usage).then(|| {
             (
                 dir,
                 request.usage_periods.map(to_millis),
@@ -209,7 +210,7 @@ impl ListSql {
             )
         });
         // Sorted by owner and walking in order: owners by name, then each one's keys.
-        let select = if request.sort == SortColumn::Owner && walk_sort_index {
+        let select = if request.query.sort == SortColumn::Owner && walk_sort_index {
             KEY_SELECT_OWNERS_FIRST
         } else {
             KEY_SELECT
@@ -219,12 +220,12 @@ impl ListSql {
             where_sql: where_of(&conditions),
             count_where_sql: where_of(&count_conditions),
             where_args: args,
-            order_sql: order_by(request.sort, request.descending),
+            order_sql: order_by(request.query.sort, request.query.descending),
             status_sort,
             usage_sort,
             total_from_search,
             limit: request.limit,
-            offset: request.offset,
+            offset: request.query.offset,
         }
     }
 

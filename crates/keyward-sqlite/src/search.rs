@@ -47,7 +47,12 @@ impl Search {
         .await
         .db()?;
         Ok(Some(Self::Indexed {
-            walk: Self::walk(matched, keys.unwrap_or(0), request.offset, request.limit),
+            walk: Self::walk(
+                matched,
+                keys.unwrap_or(0),
+                request.query.offset,
+                request.limit,
+            ),
             matched,
             rowids,
         }))

@@ -60,10 +60,8 @@ pub async fn app_info(state: State<'_, AppState>) -> Result<AppInfo, ()> {
             |_| keyward_core::current_os_user(),
             |store| store.actor().to_owned(),
         ),
-        backend: state.store().map_or_else(
-            |_| keyward_store::Location::of(&state.location.path).kind(),
-            |store| store.backend_kind(),
-        ),
+        // From the location, so it is known whether or not the database opened.
+        backend: keyward_store::Location::of(&state.location.path).kind(),
         operator_role,
         permissions: keyward_core::Permissions::of(operator_role),
     })

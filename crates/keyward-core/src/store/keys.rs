@@ -1,4 +1,4 @@
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::owners::require_owner;
@@ -9,20 +9,9 @@ use crate::error::{Error, Result};
 use crate::hash;
 use crate::models::{
     validate_name, CreatedKey, KeyPage, KeyStatus, KeySummary, KeyUpdate, ListQuery, NewKey,
-    RevokeOutcome, Role, Settings, MAX_PAGE_SIZE,
+    RevokeOutcome, Role, Settings,
 };
-use crate::names::canonical;
-use crate::plans::QuotaPeriod;
 use crate::token::{self, masked};
-
-const DEFAULT_PAGE_SIZE: u32 = 50;
-
-fn page_size(query: &ListQuery) -> u32 {
-    match query.limit {
-        0 => DEFAULT_PAGE_SIZE,
-        n => n.min(MAX_PAGE_SIZE),
-    }
-}
 
 impl KeyRecord {
     pub(crate) fn into_summary(self, now: DateTime<Utc>) -> KeySummary {
@@ -57,36 +46,6 @@ fn checked_scopes(scopes: &[String], settings: &Settings) -> Result<Vec<String>>
     out.sort();
     out.dedup();
     Ok(out)
-}
-
-/// A list query with everything decided that is not SQL: the page size, the search term in
-/// names' stored form (so "é" typed either way finds them), the expiry window as times.
-fn list_request(query: &ListQuery, now: DateTime<Utc>) -> ListRequest<'_> {
-    let search = query
-        .search
-        .as_deref()
-        .map(canonical)
-        .filter(|s| !s.is_empty());
-    // Any u32 is accepted: a window past the latest time chrono can hold means every key that
-    // expires at all (never `now + days`, which panics past year 262143).
-    let expiring_until = query.expiring_within_days.map(|days| {
-        Duration::try_days(i64::from(days))
-            .and_then(|window| now.checked_add_signed(window))
-            .unwrap_or(DateTime::<Utc>::MAX_UTC)
-    });
-    ListRequest {
-        query,
-        search,
-        status: query.status,
-        sort: query.sort,
-        descending: query.descending,
-        now,
-        limit: page_size(query),
-        offset: query.offset,
-        expiring_until,
-        usage_periods: [QuotaPeriod::Day, QuotaPeriod::Week, QuotaPeriod::Month]
-            .map(|period| period.start_of(now)),
-    }
 }
 
 impl Store {
@@ -174,7 +133,10 @@ impl Store {
     /// One page of keys, searched, filtered and sorted by the database.
     pub async fn list_keys(&self, query: &ListQuery) -> Result<KeyPage> {
         let now = self.clock.now();
-        let listed = self.backend.list_keys(&list_request(query, now)).await?;
+        let listed = self
+            .backend
+            .list_keys(&ListRequest::new(query, now))
+            .await?;
         Ok(KeyPage {
             keys: listed
                 .keys
@@ -190,7 +152,7 @@ impl Store {
     /// every sort and filter reads an index rather than the whole table.
     pub async fn list_query_plan(&self, query: &ListQuery) -> Result<ListQueryPlan> {
         self.backend
-            .list_query_plan(&list_request(query, self.clock.now()))
+            .list_query_plan(&ListRequest::new(query, self.clock.now()))
             .await
     }
 

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use keyward_core::backend::{Backend, ListRequest, SeedKeyRecord};
-use keyward_core::{ListQuery, QuotaPeriod};
+use keyward_core::ListQuery;
 use keyward_postgres::PgBackend;
 use sqlx::{Connection, PgConnection};
 
@@ -231,19 +231,5 @@ pub async fn seed(backend: &PgBackend, count: usize, owners: usize) -> Vec<SeedK
 
 /// A list request as the core makes it from `query`.
 pub fn request(query: &ListQuery, now: DateTime<Utc>) -> ListRequest<'_> {
-    ListRequest {
-        query,
-        search: query.search.clone(),
-        status: query.status,
-        sort: query.sort,
-        descending: query.descending,
-        now,
-        limit: if query.limit == 0 { 50 } else { query.limit },
-        offset: query.offset,
-        expiring_until: query
-            .expiring_within_days
-            .map(|days| now + Duration::days(i64::from(days))),
-        usage_periods: [QuotaPeriod::Day, QuotaPeriod::Week, QuotaPeriod::Month]
-            .map(|period| period.start_of(now)),
-    }
+    ListRequest::new(query, now)
 }

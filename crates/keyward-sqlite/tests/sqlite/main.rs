@@ -12,8 +12,6 @@ use std::path::Path;
 
 use chrono::{DateTime, Duration, Utc};
 use keyward_core::backend::{Backend, ListRequest, NewKeyRecord, SeedKeyRecord};
-use keyward_core::names::canonical;
-use keyward_core::plans::QuotaPeriod;
 use keyward_core::ListQuery;
 use keyward_sqlite::SqliteBackend;
 
@@ -34,30 +32,9 @@ async fn fresh() -> (tempfile::TempDir, SqliteBackend) {
     (dir, backend)
 }
 
-/// The list request the core makes of `query` at `at` (see the core's `list_request`).
+/// The list request the core makes of `query` at `at`.
 fn request(query: &ListQuery, at: DateTime<Utc>) -> ListRequest<'_> {
-    ListRequest {
-        query,
-        search: query
-            .search
-            .as_deref()
-            .map(canonical)
-            .filter(|s| !s.is_empty()),
-        status: query.status,
-        sort: query.sort,
-        descending: query.descending,
-        now: at,
-        limit: match query.limit {
-            0 => 50,
-            n => n.min(200),
-        },
-        offset: query.offset,
-        expiring_until: query
-            .expiring_within_days
-            .map(|days| at + Duration::days(i64::from(days))),
-        usage_periods: [QuotaPeriod::Day, QuotaPeriod::Week, QuotaPeriod::Month]
-            .map(|period| period.start_of(at)),
-    }
+    ListRequest::new(query, at)
 }
 
 /// A new key's row for `owner_id` on `plan_id`, made at `now()`.
