@@ -161,7 +161,7 @@ async fn team_init_is_idempotent_prints_its_sql_and_refuses_sqlite() {
         stdout(&added),
         format!("CREATE ROLE \"{login}\" LOGIN;\nGRANT keyward_manager TO \"{login}\";")
     );
-    assert!(stderr(&added).contains(&format!("\\password {login}")));
+    assert!(stderr(&added).contains(&format!("\\password \"{login}\"")));
     let twice = cli(&team.db, &["team", "add", &login, "--role", "manager"]);
     assert!(twice.status.success() && stdout(&twice).is_empty());
     assert!(stderr(&twice).contains("nothing was changed"));

@@ -419,9 +419,11 @@ pub async fn team(
                 to_stderr(format_args!("{login} is now {words} on {shown}."));
             }
             if added.created_login {
+                // Quoted as psql reads it, so a login with spaces or a `;` is one argument.
+                let quoted = keyward_store::team::quoted(&login);
                 to_stderr(format_args!(
                     "The login {login} was created without a password. Set one in psql with \
-                     \\password {login} (or ALTER ROLE ... PASSWORD, typed in psql, never on a \
+                     \\password {quoted} (or ALTER ROLE ... PASSWORD, typed in psql, never on a \
                      command line), unless the server lets it log in another way (pg_hba.conf)."
                 ));
             }

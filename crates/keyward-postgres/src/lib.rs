@@ -46,7 +46,7 @@ use sqlx::PgPool;
 
 use errors::Address;
 pub use open::open;
-pub use team::TeamAdded;
+pub use team::{quoted, TeamAdded};
 
 /// How long [`Backend::close`] waits for connections still in use to come back.
 const CLOSE_WAIT: Duration = Duration::from_secs(5);

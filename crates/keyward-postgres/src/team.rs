@@ -27,8 +27,9 @@ pub struct TeamAdded {
     pub created_login: bool,
 }
 
-/// A name as SQL spells it, always quoted: no keyword or case folding can change what it means.
-fn quoted(name: &str) -> String {
+/// A name as SQL (and psql's `\password`) spells it, always quoted: no keyword, case folding or
+/// `;` in it can change what it means.
+pub fn quoted(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use keyward_core::backend::OperatorRole;
 use keyward_core::{Error, Result};
-pub use keyward_postgres::TeamAdded;
+pub use keyward_postgres::{quoted, TeamAdded};
 
 use crate::Location;
 
