@@ -239,6 +239,21 @@ async fn a_key_manager_sees_and_changes_only_their_own_keys_up_to_the_limit() {
     let seen: Vec<Value> = team.keys(&bob);
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0]["id"], json!(bobs));
+    // Searching finds only his, at every length: terms in his name find it, terms in hers
+    // (and in six of seven handles, at random) find nothing else.
+    for term in ["'", "b'", "bob's", "alice", "1", "e", "l"] {
+        let found = team.cli(&bob, &["keys", "list", "--json", "--search", term]);
+        let found: Vec<Value> = serde_json::from_slice(&found.stdout).expect("JSON");
+        let ids: Vec<&Value> = found.iter().map(|k| &k["id"]).collect();
+        assert!(
+            ids.iter().all(|id| **id == json!(bobs)),
+            "{term:?}: {ids:?}"
+        );
+        if term.starts_with('\'') || term.starts_with('b') {
+            assert_eq!(ids, [&json!(bobs)], "{term:?}");
+        }
+        assert!(term != "alice" || ids.is_empty());
+    }
     let target = hers[0].as_str();
     let hidden = format!("No key with the id {target} exists.");
     refused_with(&team.cli(&bob, &["keys", "revoke", target]), &hidden);
@@ -423,6 +438,16 @@ fn raw_sql_as_a_key_manager_is_refused_by_the_database() {
     );
     assert_eq!(sql_ran(&as_alice("SELECT count(*) FROM api_keys")), "5");
     assert_eq!(sql_ran(&as_alice("SELECT count(*) FROM owners")), "1");
+    // The short search terms' index shows her the pieces of her own keys only, and she cannot
+    // write to it.
+    assert_eq!(
+        sql_ran(&as_alice("SELECT count(*) FROM api_keys_short_grams")),
+        "5"
+    );
+    sql_refused(
+        &as_alice("INSERT INTO api_keys_short_grams (seq, grams) VALUES (1, '{x}')"),
+        "42501",
+    );
     assert_eq!(
         sql_ran(&as_alice(&format!(
             "UPDATE api_keys SET revoked_at = now() WHERE id = '{bobs}'"

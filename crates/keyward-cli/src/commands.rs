@@ -102,7 +102,8 @@ async fn list_all(
         let got = u32::try_from(page.keys.len()).unwrap_or(u32::MAX);
         keys.extend(page.keys);
         query.offset = query.offset.saturating_add(got);
-        if got < wanted || query.offset >= page.total {
+        // A search's total may be only a lower bound; a short page is the end either way.
+        if got < wanted || (page.total_exact && query.offset >= page.total) {
             return Ok(keys);
         }
     }

@@ -148,6 +148,8 @@ pub struct NewKeyRecord {
 #[derive(Debug, Clone)]
 pub struct KeyChange {
     pub name: String,
+    /// [`crate::names::key_search_text`] of the new name.
+    pub search_text: String,
     pub owner_id: i64,
     pub role: String,
     pub scopes: Vec<String>,
@@ -196,8 +198,13 @@ pub struct SeedKeyRecord {
 #[derive(Debug, Clone)]
 pub struct ListRequest<'a> {
     pub query: &'a ListQuery,
-    /// The search term in names' stored form ([`crate::names::canonical`]), never empty.
+    /// The search term in [`crate::names::search_form`], never empty. It matches a key when it
+    /// is a substring of [`crate::names::key_search_text`].
     pub search: Option<String>,
+    /// With a search: how many matches to count at most. Exact totals of searches that match
+    /// thousands of keys cost more than the page itself, so a backend may stop counting here;
+    /// the core shows a total this high as "at least" (see [`ListRequest::counted_up_to`]).
+    pub count_limit: Option<i64>,
     /// Statuses are at this time.
     pub now: DateTime<Utc>,
     /// Already bounded by the core (1..=200).
@@ -217,8 +224,15 @@ impl<'a> ListRequest<'a> {
         let search = query
             .search
             .as_deref()
-            .map(crate::names::canonical)
+            .map(crate::names::search_form)
             .filter(|s| !s.is_empty());
+        let limit = match query.limit {
+            0 => DEFAULT_PAGE_SIZE,
+            n => n.min(MAX_PAGE_SIZE),
+        };
+        let count_limit = search
+            .is_some()
+            .then(|| Self::counted_up_to(query.offset, limit) + 1);
         // Any u32 is accepted: a window past the latest time chrono can hold means every key
         // that expires at all (never `now + days`, which panics past year 262143).
         let expiring_until = query.expiring_within_days.map(|days| {
@@ -229,17 +243,28 @@ impl<'a> ListRequest<'a> {
         Self {
             query,
             search,
+            count_limit,
             now,
-            limit: match query.limit {
-                0 => DEFAULT_PAGE_SIZE,
-                n => n.min(MAX_PAGE_SIZE),
-            },
+            limit,
             expiring_until,
             usage_periods: [QuotaPeriod::Day, QuotaPeriod::Week, QuotaPeriod::Month]
                 .map(|period| period.start_of(now)),
         }
     }
 }
+
+impl ListRequest<'_> {
+    /// The total a searched page reports at most: the next multiple of [`SEARCH_COUNT_STEP`]
+    /// past the page's end (`limit` as bounded), so the list always knows of rows beyond the
+    /// page it shows, and scrolling on raises the bound a step at a time.
+    pub fn counted_up_to(offset: u32, limit: u32) -> i64 {
+        let end = i64::from(offset) + i64::from(limit);
+        (end / SEARCH_COUNT_STEP + 1) * SEARCH_COUNT_STEP
+    }
+}
+
+/// Searches count their matches in steps of this many ("1,000+").
+pub const SEARCH_COUNT_STEP: i64 = 1_000;
 
 /// A page of the key list when the query asks for no particular size.
 const DEFAULT_PAGE_SIZE: u32 = 50;

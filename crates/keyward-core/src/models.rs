@@ -473,8 +473,10 @@ impl Default for ListQuery {
 #[ts(export)]
 pub struct KeyPage {
     pub keys: Vec<KeySummary>,
-    /// How many keys match the query in all (not just this page).
+    /// How many keys match the query in all (not just this page); with `total_exact` false, at
+    /// least this many (a search's matches are counted a thousand at a time).
     pub total: u32,
+    pub total_exact: bool,
     pub offset: u32,
 }
 

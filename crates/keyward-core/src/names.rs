@@ -214,7 +214,53 @@ pub fn canonical(raw: &str) -> String {
         .into_owned()
 }
 
+/// The form a name is searched in: [`canonical`], then Unicode case folding (full folding, so
+/// "STRASSE" finds "Straße" and "ΣΑΣ" finds "σας"), then NFC again (folding can leave text
+/// unnormalised). Search terms and the text they are matched against both take this form, so a
+/// term of any length matches the same way, on every backend.
+pub fn search_form(raw: &str) -> String {
+    let folded = icu_casemap::CaseMapper::new()
+        .fold_string(&canonical(raw))
+        .into_owned();
+    ComposingNormalizerBorrowed::new_nfc()
+        .normalize(&folded)
+        .into_owned()
+}
+
+/// What a key is found by in the list's search: its name and its handle (`kw_3fJk9QzP0a`) in
+/// [`search_form`], one per line. A term never holds a line break (blanks become one space), so
+/// no match spans the two.
+pub fn key_search_text(name: &str, prefix: &str, id: &str) -> String {
+    format!(
+        "{}\n{}",
+        search_form(name),
+        search_form(&format!("{prefix}_{id}"))
+    )
+}
+
 /// Whether `text` is in NFC.
 pub fn is_nfc(text: &str) -> bool {
     ComposingNormalizerBorrowed::new_nfc().is_normalized(text)
+}
+
+#[cfg(test)]
+mod search_form_tests {
+    use super::*;
+
+    #[test]
+    fn search_form_folds_case_beyond_ascii_and_normalises() {
+        assert_eq!(search_form("  Billing   API "), "billing api");
+        assert_eq!(search_form("STRASSE"), search_form("Straße"));
+        assert_eq!(search_form("ÉTÉ"), search_form("e\u{301}te\u{301}"));
+        assert_eq!(search_form("Ä"), "ä");
+        assert_eq!(search_form("ΣΑΣ"), search_form("σας"));
+    }
+
+    #[test]
+    fn key_search_text_keeps_name_and_handle_on_their_own_lines() {
+        assert_eq!(
+            key_search_text("Grafana Metrics", "kw", "3fJk9QzP0a"),
+            "grafana metrics\nkw_3fjk9qzp0a"
+        );
+    }
 }

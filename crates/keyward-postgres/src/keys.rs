@@ -1,6 +1,7 @@
 //! Key rows: reading one, and the writes of a transaction (insert, edit, revoke, delete).
 
 use keyward_core::backend::{KeyChange, KeyRecord, NewKeyRecord, StoredKey};
+use keyward_core::names::key_search_text;
 use keyward_core::Result;
 use sqlx::{FromRow, PgConnection, PgExecutor};
 
@@ -70,8 +71,8 @@ pub(crate) async fn insert_key(
 ) -> Result<bool> {
     let inserted: Option<(i64,)> = sqlx::query_as(
         "INSERT INTO api_keys (id, prefix, name, owner_id, role, scopes, track_usage, \
-         secret_last4, secret_hash, created_at, created_by, expires_at, plan_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+         secret_last4, secret_hash, created_at, created_by, expires_at, plan_id, search_text) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
          ON CONFLICT (id) DO NOTHING RETURNING seq",
     )
     .bind(&key.id)
@@ -87,6 +88,7 @@ pub(crate) async fn insert_key(
     .bind(&key.created_by)
     .bind(key.expires_at)
     .bind(key.plan_id)
+    .bind(key_search_text(&key.name, &key.prefix, &key.id))
     .fetch_optional(conn)
     .await
     .db(at)?;
@@ -101,7 +103,8 @@ pub(crate) async fn update_key(
 ) -> Result<()> {
     sqlx::query(
         "UPDATE api_keys SET name = $1, owner_id = $2, role = $3, scopes = $4, \
-         track_usage = $5, expires_at = $6, plan_id = COALESCE($7, plan_id) WHERE id = $8",
+         track_usage = $5, expires_at = $6, plan_id = COALESCE($7, plan_id), search_text = $8 \
+         WHERE id = $9",
     )
     .bind(&change.name)
     .bind(change.owner_id)
@@ -110,6 +113,7 @@ pub(crate) async fn update_key(
     .bind(change.track_usage)
     .bind(change.expires_at)
     .bind(change.plan_id)
+    .bind(&change.search_text)
     .bind(id)
     .execute(conn)
     .await

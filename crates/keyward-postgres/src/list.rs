@@ -22,12 +22,9 @@ use crate::owners::owner_by_name;
 use crate::rows::{
     folded, key_columns, owner_and_plan, KeyRow, EXPIRY_OR_NEVER, LAST_USED_OR_NEVER,
 };
+use crate::short_terms::{self, ShortMatches, TRIGRAM_CHARS};
 
 const KEYS_WITH_OWNER: &str = concat!("api_keys k ", owner_and_plan!());
-
-/// Search terms shorter than this hold no trigram, so no index finds their matches: they are
-/// tested row by row (migration 0002).
-const TRIGRAM_CHARS: usize = 3;
 
 /// Status sort: revoked above expired above active, as their names sort.
 const STATUS_RANKS: [(KeyStatus, u8); 3] = [
@@ -42,6 +39,7 @@ enum Arg {
     Text(String),
     Int(i64),
     Time(DateTime<Utc>),
+    Seqs(Vec<i64>),
 }
 
 /// The values of a statement, numbered as they are added.
@@ -105,22 +103,28 @@ fn order_by(sort: SortColumn, dir: &str) -> String {
 /// One list request as SQL: the page and its count.
 struct ListSql {
     page: String,
-    count: String,
+    /// `None` when the search's look-up already counted (it is the only condition).
+    count: Option<String>,
     params: Vec<Arg>,
-    /// The count takes the first this many of `params` (the filters').
-    filter_params: usize,
+    /// The filters' values, and the search's count limit.
+    count_params: Vec<Arg>,
 }
 
 impl ListSql {
-    fn new(request: &ListRequest<'_>) -> Self {
+    fn new(request: &ListRequest<'_>, short: Option<&ShortMatches>) -> Self {
         let mut p = Params::default();
         let mut conditions: Vec<String> = Vec::new();
         if let Some(term) = &request.search {
-            // Both sides have a trigram index; PostgreSQL ORs their bitmaps.
-            let s = p.add(Arg::Text(like_pattern(term)));
-            conditions.push(format!(
-                "(k.name ILIKE {s} OR (k.prefix || '_' || k.id) ILIKE {s})"
-            ));
+            if let Some(seqs) = short.and_then(|found| found.all.as_ref()) {
+                let s = p.add(Arg::Seqs(seqs.clone()));
+                conditions.push(format!("k.seq = ANY({s})"));
+            } else {
+                // A byte-wise LIKE on text already folded (migration 0005): found through its
+                // trigram index from three characters; a short term held by many keys is
+                // tested row by row while a sort's index is walked, which soon fills a page.
+                let s = p.add(Arg::Text(like_pattern(term)));
+                conditions.push(format!("k.search_text LIKE {s}"));
+            }
         }
         if let Some(status) = request.query.status {
             let now = p.now(request.now);
@@ -158,16 +162,32 @@ impl ListSql {
         } else {
             "AND"
         };
-        let count = if conditions.is_empty() {
+        let count = if short.is_some() && conditions.len() == 1 {
+            None
+        } else if conditions.is_empty() {
             // The total kept by migration 0004's triggers, unless row policies hide rows from
             // this login (a key manager): then its own keys, counted. A scalar subquery in a
             // CASE runs only when its branch is taken.
-            "SELECT CASE WHEN row_security_active('api_keys') \
+            Some(
+                "SELECT CASE WHEN row_security_active('api_keys') \
                THEN (SELECT count(*) FROM api_keys) \
                ELSE (SELECT keys FROM key_totals) END"
-                .to_owned()
+                    .to_owned(),
+            )
+        } else if request.count_limit.is_some() {
+            // A search counts up to its limit: the count stops there, as the page does. The
+            // order does not change a count; it is asked in the order of the search text's
+            // B-tree (migration 0005) so that a term in many keys is counted from that index
+            // alone (an index-only scan, 3.6 ms for "production" at 100,000 keys) rather than
+            // from the rows, which PostgreSQL estimates the same and which took 10 ms. A rare
+            // term is still found through the trigram index and its few matches sorted.
+            Some(format!(
+                "SELECT count(*) FROM (SELECT 1 FROM api_keys k{where_sql} \
+                 ORDER BY k.search_text LIMIT ${}) AS matched",
+                filter_params + 1
+            ))
         } else {
-            format!("SELECT count(*) FROM api_keys k{where_sql}")
+            Some(format!("SELECT count(*) FROM api_keys k{where_sql}"))
         };
 
         let dir = if request.query.descending {
@@ -258,16 +278,14 @@ impl ListSql {
                 )
             }
         };
+        let mut count_params = p.values.get(..filter_params).unwrap_or_default().to_vec();
+        count_params.extend(request.count_limit.map(Arg::Int));
         Self {
             page,
             count,
             params: p.values,
-            filter_params,
+            count_params,
         }
-    }
-
-    fn count_params(&self) -> &[Arg] {
-        self.params.get(..self.filter_params).unwrap_or_default()
     }
 }
 
@@ -308,6 +326,7 @@ where
             Arg::Text(text) => query.bind(text.as_str()),
             Arg::Int(n) => query.bind(*n),
             Arg::Time(at) => query.bind(*at),
+            Arg::Seqs(seqs) => query.bind(seqs.as_slice()),
         };
     }
     query
@@ -318,12 +337,20 @@ pub(crate) async fn list_keys(
     at: &Address,
     request: &ListRequest<'_>,
 ) -> Result<ListedKeys> {
-    let sql = ListSql::new(request);
-    let rows: Vec<KeyRow> = query(&sql.page, &sql.params).fetch_all(pool).await.db(at)?;
-    let (total,): (i64,) = query(&sql.count, sql.count_params())
-        .fetch_one(pool)
-        .await
-        .db(at)?;
+    let short = short_terms::look_up(pool, at, request).await?;
+    let sql = ListSql::new(request, short.as_ref());
+    // On two connections at once: the server runs them side by side.
+    let page = async { query(&sql.page, &sql.params).fetch_all(pool).await };
+    let count = async {
+        match &sql.count {
+            Some(count) => query(count, &sql.count_params)
+                .fetch_one(pool)
+                .await
+                .map(|(total,): (i64,)| total),
+            None => Ok(short.as_ref().map_or(0, |found| found.counted)),
+        }
+    };
+    let (rows, total): (Vec<KeyRow>, i64) = tokio::try_join!(page, count).db(at)?;
     Ok(ListedKeys {
         keys: rows.into_iter().map(KeyRecord::from).collect(),
         total,
@@ -336,7 +363,8 @@ pub(crate) async fn list_query_plan(
     at: &Address,
     request: &ListRequest<'_>,
 ) -> Result<ListQueryPlan> {
-    let sql = ListSql::new(request);
+    let short = short_terms::look_up(pool, at, request).await?;
+    let sql = ListSql::new(request, short.as_ref());
     let explain = |text: &str, args: &[Arg]| {
         let text = format!("EXPLAIN {text}");
         let args = args.to_vec();
@@ -347,7 +375,10 @@ pub(crate) async fn list_query_plan(
     };
     Ok(ListQueryPlan {
         page: explain(&sql.page, &sql.params).await?,
-        count: explain(&sql.count, sql.count_params()).await?,
+        count: match &sql.count {
+            Some(count) => explain(count, &sql.count_params).await?,
+            None => Vec::new(),
+        },
     })
 }
 
@@ -367,7 +398,7 @@ mod tests {
             sort: SortColumn::Usage,
             ..query.clone()
         };
-        ListSql::new(&ListRequest::new(&query, DateTime::<Utc>::UNIX_EPOCH))
+        ListSql::new(&ListRequest::new(&query, DateTime::<Utc>::UNIX_EPOCH), None)
     }
 
     #[test]

@@ -71,8 +71,14 @@ pub async fn open(url: &str) -> Result<PgBackend> {
         // sorted by status), adding tens of milliseconds to a query that runs in one. Set once
         // per connection rather than as a startup option, which poolers such as PgBouncer
         // refuse.
+        // No parallel workers either: starting them costs more than a page (a walk of the
+        // list's index for a short search took 115 ms with two workers, 1 ms without).
         .after_connect(|conn, _| {
-            Box::pin(async move { conn.execute("SET jit = off").await.map(|_| ()) })
+            Box::pin(async move {
+                conn.execute("SET jit = off; SET max_parallel_workers_per_gather = 0")
+                    .await
+                    .map(|_| ())
+            })
         })
         // sqlx pings every connection it hands out: a second round trip for every query, half
         // of a cached verify. Only a connection idle for a while may have been dropped by the
@@ -155,7 +161,7 @@ async fn prepare(conn: &mut PgConnection, at: &Address) -> Result<()> {
         .await
         .map_err(waited)?;
     match inspect(conn, at).await? {
-        Contents::Ours { pending: false } => Ok(()),
+        Contents::Ours { pending: false } => crate::search_text::fill_missing(conn, at).await,
         Contents::New | Contents::Ours { pending: true } => {
             // `run_direct`, not `run`: `run` takes an `Acquire`, and its future is then not
             // `Send` for every lifetime, so `open` could not be spawned on a runtime.
@@ -172,7 +178,8 @@ async fn prepare(conn: &mut PgConnection, at: &Address) -> Result<()> {
                      was changed.",
                     at.url()
                 )),
-            })
+            })?;
+            crate::search_text::fill_missing(conn, at).await
         }
         Contents::Foreign(table) => Err(Error::Unavailable(format!(
             "The database \"{}\" on the PostgreSQL server at {} already holds tables that \

@@ -4,6 +4,7 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use keyward_core::backend::SeedKeyRecord;
+use keyward_core::names::key_search_text;
 use keyward_core::{Error, Result, SEED_CREATED_BY};
 use sqlx::{Connection, PgConnection};
 
@@ -17,15 +18,15 @@ const ROWS_PER_INSERT: usize = 5_000;
 /// `text[][]` cannot hold lists of different lengths.
 const INSERT: &str = "INSERT INTO api_keys (id, prefix, name, owner_id, role, scopes, \
      track_usage, secret_last4, secret_hash, created_at, created_by, expires_at, revoked_at, \
-     last_used_at, seeded, plan_id) \
+     last_used_at, seeded, plan_id, search_text) \
      SELECT s.id, $12, s.name, s.owner_id, s.role, \
        ARRAY(SELECT json_array_elements_text(s.scopes::json)), s.track_usage, s.last4, $13, \
-       s.created_at, $14, s.expires_at, s.revoked_at, s.last_used_at, true, $15 \
+       s.created_at, $14, s.expires_at, s.revoked_at, s.last_used_at, true, $15, s.search_text \
      FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::bool[], \
        $7::text[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], \
-       $11::timestamptz[]) \
+       $11::timestamptz[], $16::text[]) \
        AS s(id, name, owner_id, role, scopes, track_usage, last4, created_at, expires_at, \
-         revoked_at, last_used_at) \
+         revoked_at, last_used_at, search_text) \
      ON CONFLICT (id) DO NOTHING RETURNING id";
 
 /// One batch's columns, as the arrays [`INSERT`] takes.
@@ -42,10 +43,11 @@ struct Columns {
     expires_at: Vec<Option<DateTime<Utc>>>,
     revoked_at: Vec<Option<DateTime<Utc>>>,
     last_used_at: Vec<Option<DateTime<Utc>>>,
+    search_text: Vec<String>,
 }
 
 impl Columns {
-    fn of(rows: &[SeedKeyRecord], owner_ids: &[i64]) -> Result<Self> {
+    fn of(rows: &[SeedKeyRecord], owner_ids: &[i64], prefix: &str) -> Result<Self> {
         let mut c = Self::default();
         for row in rows {
             let owner = owner_ids.get(row.owner).copied().ok_or_else(|| {
@@ -64,6 +66,8 @@ impl Columns {
             c.expires_at.push(row.expires_at);
             c.revoked_at.push(row.revoked_at);
             c.last_used_at.push(row.last_used_at);
+            c.search_text
+                .push(key_search_text(&row.name, prefix, &row.id));
         }
         Ok(c)
     }
@@ -85,7 +89,7 @@ pub(crate) async fn insert_seed_keys(
         .db(at)?;
     let mut inserted = HashSet::with_capacity(keys.len());
     for batch in keys.chunks(ROWS_PER_INSERT) {
-        let c = Columns::of(batch, owner_ids)?;
+        let c = Columns::of(batch, owner_ids, prefix)?;
         let ids: Vec<(String,)> = sqlx::query_as(INSERT)
             .bind(c.id)
             .bind(c.name)
@@ -102,6 +106,7 @@ pub(crate) async fn insert_seed_keys(
             .bind(secret_hash)
             .bind(SEED_CREATED_BY)
             .bind(plan_id)
+            .bind(c.search_text)
             .fetch_all(&mut *conn)
             .await
             .db(at)?;
@@ -128,12 +133,12 @@ async fn refresh_statistics(conn: &mut PgConnection, at: &Address, inserted: usi
     }
     let mut savepoint = conn.begin().await.db(at)?;
     let refreshed = async {
-        sqlx::query("ANALYZE api_keys, owners")
+        sqlx::query("ANALYZE api_keys, owners, api_keys_short_grams")
             .execute(&mut *savepoint)
             .await?;
         sqlx::query(
-            "SELECT gin_clean_pending_list('api_keys_name_trgm'::regclass), \
-             gin_clean_pending_list('api_keys_handle_trgm'::regclass)",
+            "SELECT gin_clean_pending_list('api_keys_search_trgm'::regclass), \
+             gin_clean_pending_list('api_keys_short_grams_gin'::regclass)",
         )
         .execute(&mut *savepoint)
         .await

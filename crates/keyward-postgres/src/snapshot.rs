@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use keyward_core::backend::{PlanRecord, Snapshot, SnapshotKey};
+use keyward_core::names::key_search_text;
 use keyward_core::store::destination_not_empty;
 use keyward_core::{AuditEvent, Error, Result};
 use sqlx::{FromRow, PgConnection, PgPool};
@@ -270,16 +271,18 @@ async fn write_keys(db: &mut PgConnection, at: &Address, keys: &[SnapshotKey]) -
         sqlx::query(
             "INSERT INTO api_keys (id, prefix, name, owner_id, role, scopes, track_usage, \
              secret_last4, secret_hash, created_at, created_by, expires_at, revoked_at, \
-             last_used_at, seeded, plan_id) \
+             last_used_at, seeded, plan_id, search_text) \
              SELECT id, prefix, name, owner_id, role, \
                ARRAY(SELECT json_array_elements_text(scopes::json)), track_usage, last4, hash, \
-               created_at, created_by, expires_at, revoked_at, last_used_at, seeded, plan_id \
+               created_at, created_by, expires_at, revoked_at, last_used_at, seeded, plan_id, \
+               search_text \
              FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], \
                $6::text[], $7::bool[], $8::text[], $9::text[], $10::timestamptz[], $11::text[], \
                $12::timestamptz[], $13::timestamptz[], $14::timestamptz[], $15::bool[], \
-               $16::bigint[]) WITH ORDINALITY \
+               $16::bigint[], $17::text[]) WITH ORDINALITY \
              AS k(id, prefix, name, owner_id, role, scopes, track_usage, last4, hash, \
-               created_at, created_by, expires_at, revoked_at, last_used_at, seeded, plan_id, n) \
+               created_at, created_by, expires_at, revoked_at, last_used_at, seeded, plan_id, \
+               search_text, n) \
              ORDER BY n",
         )
         .bind(c.id)
@@ -298,6 +301,7 @@ async fn write_keys(db: &mut PgConnection, at: &Address, keys: &[SnapshotKey]) -
         .bind(c.last_used_at)
         .bind(c.seeded)
         .bind(c.plan_id)
+        .bind(c.search_text)
         .execute(&mut *db)
         .await
         .db(at)?;
@@ -324,6 +328,7 @@ struct KeyColumns {
     last_used_at: Vec<Option<DateTime<Utc>>>,
     seeded: Vec<bool>,
     plan_id: Vec<Option<i64>>,
+    search_text: Vec<String>,
 }
 
 impl KeyColumns {
@@ -346,6 +351,8 @@ impl KeyColumns {
         self.last_used_at.push(key.last_used_at);
         self.seeded.push(stored.seeded);
         self.plan_id.push(stored.plan_id);
+        self.search_text
+            .push(key_search_text(&key.name, &key.prefix, &key.id));
         Ok(())
     }
 }

@@ -24,10 +24,16 @@ pub(crate) const GROUPS: [&str; 3] = [ADMIN, MANAGER, VERIFIER];
 
 /// Every table the roles are granted on (migrations 0001..0003), and sqlx's record.
 const TABLES: &str = "api_keys, owners, plans, settings, audit_log, quota_usage, verify_servers, \
-     key_totals, _sqlx_migrations";
+     key_totals, api_keys_short_grams, _sqlx_migrations";
 /// The tables whose rows differ by role; on the others the grants say everything.
-pub(crate) const WITH_ROW_SECURITY: [&str; 5] =
-    ["api_keys", "owners", "plans", "audit_log", "quota_usage"];
+pub(crate) const WITH_ROW_SECURITY: [&str; 6] = [
+    "api_keys",
+    "owners",
+    "plans",
+    "audit_log",
+    "quota_usage",
+    "api_keys_short_grams",
+];
 
 /// The owner row named as the login, compared as owners' names are (ASCII letters without case,
 /// as the unique index `owners_by_name` compares them, which also finds it).
@@ -52,10 +58,11 @@ const OWN_KEY: &str = concat!(
 /// The columns Keyward writes when it creates a key (`seq` is an identity; `seeded` is for
 /// `dev seed`, an administrator's tool).
 const KEY_INSERT_COLUMNS: &str = "id, prefix, name, owner_id, role, scopes, track_usage, \
-     secret_last4, secret_hash, created_at, created_by, expires_at, plan_id";
+     secret_last4, secret_hash, created_at, created_by, expires_at, plan_id, search_text";
 /// What an edit, a revocation and a recorded use change.
 const KEY_UPDATE_COLUMNS: &str =
-    "name, owner_id, role, scopes, track_usage, expires_at, plan_id, revoked_at, last_used_at";
+    "name, owner_id, role, scopes, track_usage, expires_at, plan_id, revoked_at, last_used_at, \
+     search_text";
 /// Every column of `api_keys` but `last_used_at`, which verify servers write on busy keys: the
 /// key rules trigger does not run for a recorded use.
 const KEY_RULED_COLUMNS: &str = "id, prefix, name, owner_id, role, scopes, track_usage, \
@@ -71,6 +78,9 @@ pub(crate) fn grants(schema: &str) -> Vec<String> {
         format!("GRANT SELECT ON _sqlx_migrations TO {all}"),
         // The key list's total (migration 0004): read by everyone, written only by its triggers.
         format!("GRANT SELECT ON key_totals TO {all}"),
+        // The short search terms' index (migration 0005): written only by its trigger, read
+        // through the policy below.
+        format!("GRANT SELECT ON api_keys_short_grams TO {all}"),
         format!(
             "GRANT SELECT, INSERT, UPDATE, DELETE ON api_keys, owners, plans, settings, \
              quota_usage, verify_servers TO {ADMIN}"
@@ -192,6 +202,15 @@ pub(crate) fn policies() -> Vec<String> {
         // Verifiers see every key, owner and plan; the grants keep their writes to a key's
         // last use and the quota counters.
         policy("api_keys", "keyward_verifier_all", every_row(VERIFIER)),
+        // The pieces of the keys one may see, so a search reveals nothing of the others' names.
+        policy(
+            "api_keys_short_grams",
+            "keyward_visible_keys",
+            format!(
+                "FOR SELECT TO {MANAGER}, {VERIFIER} \
+                 USING (EXISTS (SELECT FROM api_keys k WHERE k.seq = api_keys_short_grams.seq))"
+            ),
+        ),
         policy("owners", "keyward_verifier_all", every_row(VERIFIER)),
         policy("plans", "keyward_verifier_all", every_row(VERIFIER)),
         policy("quota_usage", "keyward_verifier_all", every_row(VERIFIER)),

@@ -3,6 +3,7 @@
 use sqlx::{Executor, Sqlite, SqliteConnection};
 
 use keyward_core::backend::{KeyChange, KeyRecord, NewKeyRecord};
+use keyward_core::names::key_search_text;
 use keyward_core::Result;
 
 use crate::error::{unless_taken, OrDb};
@@ -60,8 +61,8 @@ pub(crate) async fn key<'e>(
 pub(crate) async fn insert_key(db: &mut SqliteConnection, key: &NewKeyRecord) -> Result<bool> {
     let inserted = sqlx::query(
         "INSERT INTO api_keys (id, prefix, name, owner_id, role, scopes, track_usage, \
-         secret_last4, secret_hash, created_at, created_by, expires_at, plan_id) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         secret_last4, secret_hash, created_at, created_by, expires_at, plan_id, search_text) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&key.id)
     .bind(&key.prefix)
@@ -76,6 +77,7 @@ pub(crate) async fn insert_key(db: &mut SqliteConnection, key: &NewKeyRecord) ->
     .bind(&key.created_by)
     .bind(key.expires_at.map(to_millis))
     .bind(key.plan_id)
+    .bind(key_search_text(&key.name, &key.prefix, &key.id))
     .execute(db)
     .await;
     unless_taken(inserted)
@@ -88,7 +90,7 @@ pub(crate) async fn update_key(
 ) -> Result<()> {
     sqlx::query(
         "UPDATE api_keys SET name = ?, owner_id = ?, role = ?, scopes = ?, track_usage = ?, \
-         expires_at = ?, plan_id = COALESCE(?, plan_id) WHERE id = ?",
+         expires_at = ?, plan_id = COALESCE(?, plan_id), search_text = ? WHERE id = ?",
     )
     .bind(&change.name)
     .bind(change.owner_id)
@@ -97,6 +99,7 @@ pub(crate) async fn update_key(
     .bind(change.track_usage)
     .bind(change.expires_at.map(to_millis))
     .bind(change.plan_id)
+    .bind(&change.search_text)
     .bind(id)
     .execute(db)
     .await

@@ -33,7 +33,7 @@ pub(crate) async fn list_keys(pool: &SqlitePool, request: &ListRequest<'_>) -> R
     let total = match sql.count_sql() {
         None => sql.total_from_search.unwrap_or_default(),
         Some(count) => {
-            let (total,): (i64,) = bind_all(sqlx::query_as(&count), sql.where_args.clone())
+            let (total,): (i64,) = bind_all(sqlx::query_as(&count), sql.count_args())
                 .fetch_one(pool)
                 .await
                 .db()?;
@@ -65,7 +65,7 @@ pub(crate) async fn list_query_plan(
     };
     let page = explain(sql.page_sql(), sql.page_args()).await?;
     let count = match sql.count_sql() {
-        Some(count) => explain(count, sql.where_args.clone()).await?,
+        Some(count) => explain(count, sql.count_args()).await?,
         None => Vec::new(),
     };
     Ok(ListQueryPlan { page, count })

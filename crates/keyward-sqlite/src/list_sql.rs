@@ -110,6 +110,8 @@ pub(crate) struct ListSql {
     usage_sort: Option<(&'static str, [i64; 3], bool)>,
     /// When the search is the only condition, its match count is the total.
     pub(crate) total_from_search: Option<i64>,
+    /// Count at most this many rows.
+    count_limit: Option<i64>,
     select: &'static str,
     limit: u32,
     offset: u32,
@@ -135,15 +137,13 @@ impl ListSql {
                 args.push(Arg::Text(rowids.clone()));
                 *walk
             }
-            Some(Search::Scan(pattern)) => {
-                // Few enough characters to match many keys: reading rows in list order fills a
-                // page quickly; only the count reads them all.
-                let condition =
-                    "(k.name LIKE ? ESCAPE '\\' OR (k.prefix || '_' || k.id) LIKE ? ESCAPE '\\')";
+            Some(Search::Many { term, .. }) => {
+                // Too many matches to fetch: reading rows in list order fills a page quickly,
+                // and the count stops at its limit.
+                let condition = "instr(k.search_text, ?) > 0";
                 conditions.push(condition);
                 count_conditions.push(condition);
-                args.push(Arg::Text(pattern.clone()));
-                args.push(Arg::Text(pattern.clone()));
+                args.push(Arg::Text(term.clone()));
                 true
             }
             None => true,
@@ -186,7 +186,14 @@ impl ListSql {
             filter(condition, condition, range);
         }
         let total_from_search = match search {
-            Some(Search::Indexed { matched, .. }) if conditions.len() == 1 => Some(*matched),
+            _ if conditions.len() != 1 => None,
+            Some(Search::Indexed { matched, .. }) => Some(*matched),
+            Some(Search::Many { counted, .. }) => Some(*counted),
+            None => None,
+        };
+        // Past the index's limit, the count stops where the index did.
+        let count_limit = match search {
+            Some(Search::Many { counted, .. }) => Some(*counted),
             _ => None,
         };
         let where_of = |conditions: &[&str]| {
@@ -224,6 +231,7 @@ impl ListSql {
             status_sort,
             usage_sort,
             total_from_search,
+            count_limit,
             limit: request.limit,
             offset: request.query.offset,
         }
@@ -330,13 +338,23 @@ impl ListSql {
     /// No join: every key has exactly one owner, and the owner filter is a subquery. `None`
     /// when the search already counted the matches.
     pub(crate) fn count_sql(&self) -> Option<String> {
-        match self.total_from_search {
-            Some(_) => None,
-            None => Some(format!(
+        match (self.total_from_search, self.count_limit) {
+            (Some(_), _) => None,
+            (None, None) => Some(format!(
                 "SELECT COUNT(*) FROM api_keys k {}",
                 self.count_where_sql
             )),
+            (None, Some(_)) => Some(format!(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM api_keys k {} LIMIT ?)",
+                self.count_where_sql
+            )),
         }
+    }
+
+    pub(crate) fn count_args(&self) -> Vec<Arg> {
+        let mut args = self.where_args.clone();
+        args.extend(self.count_limit.map(Arg::Int));
+        args
     }
 }
 

@@ -106,6 +106,9 @@ async fn connect(
             migrate(&pool, file).await?;
             checkpoint_now(&pool).await;
         }
+        if !read_only {
+            crate::search::fill_missing_search_text(&pool).await?;
+        }
         Ok(())
     }
     .await;

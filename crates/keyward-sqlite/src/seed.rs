@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, SqliteConnection};
 
 use keyward_core::backend::SeedKeyRecord;
+use keyward_core::names::key_search_text;
 use keyward_core::{Error, Result, SEED_CREATED_BY};
 
 use crate::busy::PAGE_CACHE_KIB;
@@ -112,7 +113,7 @@ async fn insert_in_batches(
         let mut insert = QueryBuilder::new(
             "INSERT OR IGNORE INTO api_keys (id, prefix, name, owner_id, role, scopes, \
              track_usage, secret_last4, secret_hash, created_at, created_by, expires_at, \
-             revoked_at, last_used_at, seeded, plan_id) ",
+             revoked_at, last_used_at, seeded, plan_id, search_text) ",
         );
         insert.push_values(
             batch.iter().zip(batch_owners),
@@ -133,7 +134,8 @@ async fn insert_in_batches(
                     .push_bind(key.revoked_at.map(to_millis))
                     .push_bind(key.last_used_at.map(to_millis))
                     .push("1")
-                    .push("(SELECT id FROM plans WHERE is_default = 1)");
+                    .push("(SELECT id FROM plans WHERE is_default = 1)")
+                    .push_bind(key_search_text(&key.name, prefix, &key.id));
             },
         );
         insert.push(" RETURNING id");

@@ -9,6 +9,7 @@ use sqlx::{FromRow, QueryBuilder, Row, SqliteConnection};
 
 use keyward_core::backend::{PlanRecord, Snapshot, SnapshotKey};
 use keyward_core::models::AuditEvent;
+use keyward_core::names::key_search_text;
 use keyward_core::store::destination_not_empty;
 use keyward_core::{Error, Result};
 
@@ -232,7 +233,7 @@ async fn write_keys(db: &mut SqliteConnection, keys: &[SnapshotKey]) -> Result<(
         let mut insert = QueryBuilder::new(
             "INSERT INTO api_keys (id, prefix, name, owner_id, role, scopes, track_usage, \
              secret_last4, secret_hash, created_at, created_by, expires_at, revoked_at, \
-             last_used_at, seeded, plan_id) ",
+             last_used_at, seeded, plan_id, search_text) ",
         );
         insert.push_values(chunk, |mut row, stored| {
             let key = &stored.key;
@@ -251,7 +252,8 @@ async fn write_keys(db: &mut SqliteConnection, keys: &[SnapshotKey]) -> Result<(
                 .push_bind(key.revoked_at.map(to_millis))
                 .push_bind(key.last_used_at.map(to_millis))
                 .push_bind(stored.seeded)
-                .push_bind(stored.plan_id);
+                .push_bind(stored.plan_id)
+                .push_bind(key_search_text(&key.name, &key.prefix, &key.id));
         });
         insert.build().execute(&mut *db).await.db()?;
     }
@@ -326,8 +328,10 @@ mod tests {
 
     async fn searched(backend: &SqliteBackend, term: &str) -> i64 {
         let (n,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM api_keys_search WHERE api_keys_search MATCH ?")
-                .bind(format!("\"{term}\""))
+            sqlx::query_as("SELECT COUNT(*) FROM api_keys_grams WHERE api_keys_grams MATCH ?")
+                .bind(crate::search::pairs_query(
+                    &keyward_core::names::search_form(term),
+                ))
                 .fetch_one(backend.pool())
                 .await
                 .expect("search");

@@ -147,6 +147,9 @@ fn main() {
         ("page: search \"production\"", search("production")),
         ("page: search \"billing\"", search("billing")),
         ("page: search \"bi\"", search("bi")),
+        ("page: search \"zq\" (~1 in 100 keys)", search("zq")),
+        ("page: search \"e\" (one character)", search("e")),
+        ("page: search \"ü\" (no key)", search("ü")),
         (
             "page: sorted by name",
             ListQuery {

@@ -3,6 +3,7 @@ import type { KeySummary } from "./KeySummary";
 
 export type KeyPage = { keys: Array<KeySummary>, 
 /**
- * How many keys match the query in all (not just this page).
+ * How many keys match the query in all (not just this page); with `total_exact` false, at
+ * least this many (a search's matches are counted a thousand at a time).
  */
-total: number, offset: number, };
+total: number, total_exact: boolean, offset: number, };

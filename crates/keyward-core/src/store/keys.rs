@@ -133,17 +133,22 @@ impl Store {
     /// One page of keys, searched, filtered and sorted by the database.
     pub async fn list_keys(&self, query: &ListQuery) -> Result<KeyPage> {
         let now = self.clock.now();
-        let listed = self
-            .backend
-            .list_keys(&ListRequest::new(query, now))
-            .await?;
+        let request = ListRequest::new(query, now);
+        let listed = self.backend.list_keys(&request).await?;
+        // A backend that counted past the cap found more than it reports.
+        let total_exact = request.count_limit.is_none_or(|limit| listed.total < limit);
+        let total = match request.count_limit {
+            Some(limit) if !total_exact => limit - 1,
+            _ => listed.total,
+        };
         Ok(KeyPage {
             keys: listed
                 .keys
                 .into_iter()
                 .map(|r| r.into_summary(now))
                 .collect(),
-            total: count(listed.total),
+            total: count(total),
+            total_exact,
             offset: query.offset,
         })
     }
@@ -247,6 +252,7 @@ impl Store {
         tx.update_key(
             id,
             &KeyChange {
+                search_text: crate::names::key_search_text(&name, &current.prefix, &current.id),
                 name,
                 owner_id: new_owner_id,
                 role: role.as_str().to_owned(),

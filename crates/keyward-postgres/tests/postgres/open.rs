@@ -22,8 +22,8 @@ async fn a_new_database_gets_its_tables_the_search_extension_and_the_unlimited_p
         "audit_log",
         "quota_usage",
         "verify_servers",
-        "api_keys_name_trgm",
-        "api_keys_handle_trgm",
+        "api_keys_search_trgm",
+        "api_keys_unsearchable",
     ] {
         assert!(
             relations.iter().any(|r| r == table),

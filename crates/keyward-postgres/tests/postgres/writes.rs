@@ -272,6 +272,7 @@ async fn verification_never_reads_seeded_keys_and_reads_the_plan_with_the_key() 
         "DDDDDDDDD1",
         &KeyChange {
             name: "renamed".into(),
+            search_text: keyward_core::names::key_search_text("renamed", "kw", "DDDDDDDDD1"),
             owner_id: owner,
             role: "admin".into(),
             scopes: vec![],

@@ -145,6 +145,15 @@ impl Db {
         }
     }
 
+    /// Runs one statement outside any store, as another program (or an older Keyward) would.
+    pub async fn execute(&self, sql: &str) {
+        match self.connect().await {
+            Raw::Sqlite(mut db) => sqlx::query(sql).execute(&mut db).await.map(|_| ()),
+            Raw::Postgres(mut db) => sqlx::query(sql).execute(&mut db).await.map(|_| ()),
+        }
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
     /// How many rows `table` holds: for what the store keeps but never shows (rows it cleared).
     pub async fn count_rows(&self, table: &str) -> i64 {
         let sql = format!("SELECT COUNT(*) FROM {table}");

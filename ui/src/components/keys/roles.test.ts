@@ -10,8 +10,8 @@ import type { KeySummary } from '../../bindings/KeySummary';
 import type { Owner } from '../../bindings/Owner';
 import { live } from '../../lib/live.svelte';
 import { makeKey, MANAGER, teamInfo, UNLIMITED, VERIFIER } from '../../test/fixtures';
-import CreateKeyDialog from '../CreateKeyDialog.svelte';
-import KeysView from '../KeysView.svelte';
+import CreateKeyDialog from './CreateKeyDialog.svelte';
+import KeysView from './KeysView.svelte';
 import KeyDetails from './KeyDetails.svelte';
 
 function byId(id: string): HTMLElement {
@@ -28,7 +28,7 @@ function backend(keys: KeySummary[], owners: Owner[] = []) {
     switch (cmd) {
       case 'list_keys':
         counts.list_keys += 1;
-        return { keys: structuredClone(keys), total: keys.length, offset: 0 };
+        return { keys: structuredClone(keys), total: keys.length, total_exact: true, offset: 0 };
       case 'get_key':
         counts.get_key += 1;
         return structuredClone(keys.find((k) => k.id === args.id));

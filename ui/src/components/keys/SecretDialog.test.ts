@@ -2,7 +2,7 @@ import { mockIPC } from '@tauri-apps/api/mocks';
 import { render, screen, waitFor } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it, vi } from 'vitest';
-import { makeKey, SECRET_PART, TOKEN } from '../test/fixtures';
+import { makeKey, SECRET_PART, TOKEN } from '../../test/fixtures';
 import SecretDialog from './SecretDialog.svelte';
 
 function byId(id: string): HTMLElement {

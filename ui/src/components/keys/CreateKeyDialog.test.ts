@@ -2,13 +2,13 @@ import { mockIPC } from '@tauri-apps/api/mocks';
 import { render, screen, waitFor } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it, vi } from 'vitest';
-import type { NameCheck } from '../bindings/NameCheck';
-import type { NewKey } from '../bindings/NewKey';
-import type { Owner } from '../bindings/Owner';
-import type { Plan } from '../bindings/Plan';
-import type { Settings } from '../bindings/Settings';
-import { endOfLocalDay, tomorrow } from '../lib/expiry';
-import { ALL_ALLOWED, makeKey, TOKEN, UNLIMITED } from '../test/fixtures';
+import type { NameCheck } from '../../bindings/NameCheck';
+import type { NewKey } from '../../bindings/NewKey';
+import type { Owner } from '../../bindings/Owner';
+import type { Plan } from '../../bindings/Plan';
+import type { Settings } from '../../bindings/Settings';
+import { endOfLocalDay, tomorrow } from '../../lib/expiry';
+import { ALL_ALLOWED, makeKey, TOKEN, UNLIMITED } from '../../test/fixtures';
 import CreateKeyDialog from './CreateKeyDialog.svelte';
 
 const SETTINGS: Settings = {
