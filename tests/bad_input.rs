@@ -4,25 +4,10 @@
 
 use std::path::Path;
 
-use keyward_core::KeySummary;
-
-use crate::util::{cli, keys_and_audit, stderr, stdout, temp_db};
+use crate::util::{cli, create_key, key_id, keys_and_audit, list_keys, stderr, stdout, temp_db};
 
 fn create_ok(db: &Path, name: &str) -> String {
-    let out = cli(
-        db,
-        &[
-            "keys",
-            "create",
-            "--name",
-            name,
-            "--expires",
-            "30d",
-            "--override-limit",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(0), "{name:?}: {out:?}");
-    stdout(&out)
+    create_key(db, name, &["--expires", "30d", "--override-limit"])
 }
 
 /// The local date `days` from today, as the CLI expects it.
@@ -37,7 +22,7 @@ async fn invalid_input_is_refused_with_a_reason_and_leaves_nothing_behind() {
     let (_dir, db) = temp_db();
     assert!(cli(&db, &["owners", "create", "Alice"]).status.success());
     let token = create_ok(&db, "existing");
-    let id = token.split('_').nth(1).expect("id").to_owned();
+    let id = key_id(&token).to_owned();
     let before = keys_and_audit(&db).await;
     assert_eq!(before.0.len(), 1);
 
@@ -259,17 +244,15 @@ async fn odd_but_valid_names_are_stored_and_listed_verbatim() {
     let mut ids = Vec::new();
     for name in names {
         let token = create_ok(&db, name);
-        ids.push(token.split('_').nth(1).expect("id").to_owned());
+        ids.push(key_id(&token).to_owned());
     }
-    let listed = cli(&db, &["--json", "keys", "list"]);
-    let keys: Vec<KeySummary> = serde_json::from_str(&stdout(&listed)).expect("json list");
+    let keys = list_keys(&db, &[]);
     assert_eq!(keys.len(), names.len());
     for (name, id) in names.iter().zip(&ids) {
         let key = keys.iter().find(|k| &k.id == id).expect("listed");
         assert_eq!(key.name, *name);
         // Searching for the exact name finds it (LIKE wildcards in it are literal).
-        let found = cli(&db, &["--json", "keys", "list", "--search", name]);
-        let found: Vec<KeySummary> = serde_json::from_str(&stdout(&found)).expect("json");
+        let found = list_keys(&db, &["--search", name]);
         assert!(
             found.iter().any(|k| &k.id == id),
             "searching for {name:?} did not find it"
@@ -277,7 +260,7 @@ async fn odd_but_valid_names_are_stored_and_listed_verbatim() {
     }
     // Leading and trailing spaces are trimmed; the rest is kept.
     let token = create_ok(&db, "  padded name \t");
-    let id = token.split('_').nth(1).expect("id");
+    let id = key_id(&token);
     let store = keyward_store::open(&db).await.expect("open");
     assert_eq!(store.get_key(id).await.expect("get").name, "padded name");
     store.close().await;
@@ -358,7 +341,7 @@ fn arbitrary_expiry_arguments_never_panic() {
 async fn numeric_arguments_at_their_extremes_never_panic() {
     let (_dir, db) = temp_db();
     let expiring = create_ok(&db, "expiring");
-    let expiring_id = expiring.split('_').nth(1).expect("id").to_owned();
+    let expiring_id = key_id(&expiring).to_owned();
     let never = cli(
         &db,
         &["keys", "create", "--name", "forever", "--expires", "never"],
@@ -367,12 +350,7 @@ async fn numeric_arguments_at_their_extremes_never_panic() {
     let before = keys_and_audit(&db).await;
 
     let listed = |args: &[&str]| -> Vec<String> {
-        let mut all = vec!["--json", "keys", "list"];
-        all.extend_from_slice(args);
-        let out = cli(&db, &all);
-        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
-        let keys: Vec<KeySummary> = serde_json::from_str(&stdout(&out)).expect("json");
-        keys.into_iter().map(|k| k.name).collect()
+        list_keys(&db, args).into_iter().map(|k| k.name).collect()
     };
     for days in ["4294967295", "100000000", "95000000", "3650"] {
         assert_eq!(

@@ -1,27 +1,18 @@
 use chrono::{Duration, Utc};
-use keyward_core::{ManualClock, SecretToken, StoreOptions, Verdict};
+use keyward_core::{KeyStatus, ManualClock, SecretToken, StoreOptions, Verdict};
 
-use crate::util::{cli, stdout, temp_db};
-
-fn create(db: &std::path::Path, name: &str, expires: &str) -> String {
-    let out = cli(
-        db,
-        &["keys", "create", "--name", name, "--expires", expires],
-    );
-    assert!(out.status.success(), "create failed: {out:?}");
-    stdout(&out)
-}
+use crate::util::{cli, create_key, key_id, list_keys, stderr, stdout, temp_db};
 
 #[test]
 fn a_key_created_with_the_cli_verifies_until_it_is_revoked() {
     let (_dir, db) = temp_db();
-    let token = create(&db, "billing service", "30d");
+    let token = create_key(&db, "billing service", &["--expires", "30d"]);
 
     let valid = cli(&db, &["verify", &token]);
     assert_eq!(valid.status.code(), Some(0), "{valid:?}");
     assert!(stdout(&valid).starts_with("VALID"), "{valid:?}");
 
-    let id = token.split('_').nth(1).expect("token has an id");
+    let id = key_id(&token);
     let revoke = cli(&db, &["keys", "revoke", id]);
     assert!(revoke.status.success(), "{revoke:?}");
 
@@ -38,7 +29,7 @@ fn a_key_created_with_the_cli_verifies_until_it_is_revoked() {
 #[test]
 fn verify_reads_the_token_from_stdin_and_reports_each_failure() {
     let (_dir, db) = temp_db();
-    let token = create(&db, "stdin", "7d");
+    let token = create_key(&db, "stdin", &["--expires", "7d"]);
     let mut child = std::process::Command::new(crate::util::workspace_binary("keyward-cli"))
         .args(["--db", db.to_str().expect("utf-8 path"), "verify", "-"])
         .stdin(std::process::Stdio::piped())
@@ -67,8 +58,8 @@ fn verify_reads_the_token_from_stdin_and_reports_each_failure() {
 #[tokio::test]
 async fn a_wrong_secret_for_a_real_id_is_not_found() {
     let (_dir, db) = temp_db();
-    let token = create(&db, "impostor target", "30d");
-    let id = token.split('_').nth(1).expect("id");
+    let token = create_key(&db, "impostor target", &["--expires", "30d"]);
+    let id = key_id(&token);
     // A well-formed token (valid checksum) for the same id but another secret.
     let forged = keyward_core::token::generate_token("kw", id).expect("forge");
     let store = keyward_store::open(&db).await.expect("open");
@@ -81,7 +72,7 @@ async fn a_wrong_secret_for_a_real_id_is_not_found() {
 #[tokio::test]
 async fn crossing_the_expiry_with_an_injected_clock_makes_the_key_expired() {
     let (_dir, db) = temp_db();
-    let token = SecretToken::from(create(&db, "short lived", "7d"));
+    let token = SecretToken::from(create_key(&db, "short lived", &["--expires", "7d"]));
 
     let clock = ManualClock::new(Utc::now() + Duration::days(7) - Duration::minutes(1));
     let options = StoreOptions {
@@ -99,23 +90,21 @@ async fn crossing_the_expiry_with_an_injected_clock_makes_the_key_expired() {
     store.close().await;
 
     // The CLI, on the real clock, still sees it valid, and it recorded the use made above.
-    let out = cli(&db, &["--json", "keys", "list"]);
-    let keys: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
-    assert_eq!(keys[0]["status"], "active");
-    assert!(keys[0]["last_used_at"].is_string(), "{keys}");
+    let keys = list_keys(&db, &[]);
+    assert_eq!(keys[0].status, KeyStatus::Active);
+    assert!(keys[0].last_used_at.is_some(), "{keys:?}");
 }
 
 #[test]
 fn list_searches_and_filters_in_sql_and_delete_is_permanent() {
     let (_dir, db) = temp_db();
-    let a = create(&db, "Deploy bot", "30d");
-    create(&db, "reporting", "never");
-    let id_a = a.split('_').nth(1).expect("id");
+    let a = create_key(&db, "Deploy bot", &["--expires", "30d"]);
+    create_key(&db, "reporting", &["--expires", "never"]);
+    let id_a = key_id(&a);
 
-    let found = cli(&db, &["--json", "keys", "list", "--search", "deploy"]);
-    let keys: serde_json::Value = serde_json::from_str(&stdout(&found)).expect("json");
-    assert_eq!(keys.as_array().map(Vec::len), Some(1), "{keys}");
-    assert_eq!(keys[0]["id"], id_a);
+    let keys = list_keys(&db, &["--search", "deploy"]);
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert_eq!(keys[0].id, id_a);
 
     let by_id = cli(
         &db,
@@ -124,9 +113,7 @@ fn list_searches_and_filters_in_sql_and_delete_is_permanent() {
     assert!(stdout(&by_id).contains(id_a));
 
     assert!(cli(&db, &["keys", "revoke", id_a]).status.success());
-    let revoked = cli(&db, &["--json", "keys", "list", "--status", "revoked"]);
-    let revoked: serde_json::Value = serde_json::from_str(&stdout(&revoked)).expect("json");
-    assert_eq!(revoked.as_array().map(Vec::len), Some(1));
+    assert_eq!(list_keys(&db, &["--status", "revoked"]).len(), 1);
 
     assert!(cli(&db, &["keys", "delete", &format!("kw_{id_a}")])
         .status
@@ -156,9 +143,9 @@ fn bad_input_is_refused_in_plain_words_and_nothing_is_stored() {
     ];
     for (args, expected) in cases {
         let out = cli(&db, args);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
-        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        let said = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {said}");
+        assert!(said.contains(expected), "{args:?}: {said}");
     }
     let unknown = cli(&db, &["keys", "revoke", "AAAAAAAAAA"]);
     assert_eq!(unknown.status.code(), Some(1));
@@ -169,8 +156,8 @@ fn bad_input_is_refused_in_plain_words_and_nothing_is_stored() {
 #[tokio::test]
 async fn every_change_writes_one_audit_row_in_the_same_transaction() {
     let (_dir, db) = temp_db();
-    let token = create(&db, "audited", "30d");
-    let id = token.split('_').nth(1).expect("id").to_owned();
+    let token = create_key(&db, "audited", &["--expires", "30d"]);
+    let id = key_id(&token).to_owned();
     assert!(cli(&db, &["keys", "revoke", &id]).status.success());
     assert!(cli(&db, &["keys", "delete", &id]).status.success());
     let store = keyward_store::open(&db).await.expect("open");
@@ -194,7 +181,7 @@ fn owners_roles_and_scopes_through_the_cli() {
     assert!(cli(&db, &["owners", "create", "Alice"]).status.success());
     let dup = cli(&db, &["owners", "create", "alice"]);
     assert_eq!(dup.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&dup.stderr).contains("already exists"));
+    assert!(stderr(&dup).contains("already exists"));
 
     let out = cli(
         &db,
@@ -232,15 +219,14 @@ fn owners_roles_and_scopes_through_the_cli() {
 
     let unknown_owner = cli(&db, &["keys", "create", "--name", "x", "--owner", "Nobody"]);
     assert_eq!(unknown_owner.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&unknown_owner.stderr).contains("No owner named \"Nobody\""));
+    assert!(stderr(&unknown_owner).contains("No owner named \"Nobody\""));
 
     assert!(cli(&db, &["owners", "rename", "alice", "Alice Liddell"])
         .status
         .success());
-    let listed = cli(&db, &["--json", "keys", "list", "--owner", "alice liddell"]);
-    let keys: serde_json::Value = serde_json::from_str(&stdout(&listed)).expect("json");
-    assert_eq!(keys.as_array().map(Vec::len), Some(1));
-    assert_eq!(keys[0]["owner"], "Alice Liddell");
+    let keys = list_keys(&db, &["--owner", "alice liddell"]);
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].owner, "Alice Liddell");
 }
 
 #[test]
@@ -264,7 +250,7 @@ fn the_limit_refuses_with_the_reason_and_the_override_is_audited() {
     let refused = cli(&db, &["keys", "create", "--name", "b5", "--owner", "Bob"]);
     assert_eq!(refused.status.code(), Some(1));
     assert_eq!(
-        String::from_utf8_lossy(&refused.stderr).trim(),
+        stderr(&refused).trim(),
         "keyward-cli: Bob has 5 of 5 active keys — revoke one first."
     );
     let forced = cli(
@@ -319,14 +305,8 @@ fn two_processes_creating_at_once_never_exceed_the_limit() {
     let created = codes.iter().filter(|c| **c == Some(0)).count();
     let refused = codes.iter().filter(|c| **c == Some(1)).count();
     assert_eq!((created, refused), (5, 3), "exit codes {codes:?}");
-    let keys = cli(
-        &db,
-        &[
-            "--json", "keys", "list", "--owner", "Racer", "--status", "active",
-        ],
-    );
-    let keys: serde_json::Value = serde_json::from_str(&stdout(&keys)).expect("json");
-    assert_eq!(keys.as_array().map(Vec::len), Some(5));
+    let keys = list_keys(&db, &["--owner", "Racer", "--status", "active"]);
+    assert_eq!(keys.len(), 5);
 }
 
 /// `keyward-cli keys list | head -1` on a large database: the reader goes away long before the
@@ -358,9 +338,9 @@ fn a_reader_closing_the_pipe_early_ends_the_cli_quietly() {
         drop(stdout);
 
         let out = child.wait_with_output().expect("wait");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
-        assert!(stderr.trim().is_empty(), "{args:?}: not quiet: {stderr}");
+        let said = stderr(&out);
+        assert!(!said.contains("panicked"), "{args:?}: {said}");
+        assert!(said.trim().is_empty(), "{args:?}: not quiet: {said}");
         assert_eq!(out.status.code(), Some(141), "{args:?}: {out:?}");
     }
 }

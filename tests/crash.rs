@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use keyward_core::{ListQuery, Store, MAX_PAGE_SIZE};
 
-use crate::util::{cli, workspace_binary};
+use crate::util::{cli, stdout, workspace_binary};
 
 const RUNS: usize = 200;
 const MAX_DELAY_MS: u64 = 120;
@@ -56,7 +56,7 @@ fn integrity(check: std::process::Child) -> String {
         out.status.success(),
         "integrity_check failed to run: {out:?}"
     );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    stdout(&out)
 }
 
 /// Every key row (name by id) and every `key_created` audit row's key id.

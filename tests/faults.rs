@@ -6,58 +6,10 @@
 //! Some cases need root (`chattr`, `mount`); they fail loudly rather than pass when the
 //! machinery is missing. Every mount and immutable flag is undone by a drop guard, even on panic.
 
-use std::collections::BTreeMap;
-use std::path::Path;
-use std::process::Output;
 use std::time::{Duration, Instant};
 
 use crate::fault_setup::{fill_disk, settle, Immutable, Mounted, WriteLockHolder};
-use crate::util::{cli, stderr, stdout, temp_db};
-
-/// Asserts exit 2 and a `keyward-cli: ` message containing every one of `words`.
-fn assert_broken(output: &Output, words: &[&str]) {
-    assert_eq!(output.status.code(), Some(2), "expected exit 2: {output:?}");
-    let message = stderr(output);
-    assert!(message.starts_with("keyward-cli: "), "{message}");
-    for word in words {
-        assert!(
-            message.to_lowercase().contains(&word.to_lowercase()),
-            "the message should say {word:?}: {message}"
-        );
-    }
-}
-
-/// Every file in `dir` with its length and a hash of its bytes: a change to any of them, or a
-/// new file, shows up.
-fn snapshot(dir: &Path) -> BTreeMap<String, (usize, u64)> {
-    use std::hash::{Hash, Hasher};
-    std::fs::read_dir(dir)
-        .expect("read folder")
-        .map(|entry| {
-            let entry = entry.expect("folder entry");
-            let bytes = std::fs::read(entry.path()).expect("read file");
-            let mut hasher = std::collections::hash_map::DefaultHasher::new();
-            bytes.hash(&mut hasher);
-            (
-                entry.file_name().to_string_lossy().into_owned(),
-                (bytes.len(), hasher.finish()),
-            )
-        })
-        .collect()
-}
-
-fn create(db: &Path, name: &str) -> String {
-    let out = cli(db, &["keys", "create", "--name", name, "--expires", "30d"]);
-    assert!(out.status.success(), "create failed: {out:?}");
-    stdout(&out)
-}
-
-fn key_count(db: &Path) -> usize {
-    let out = cli(db, &["--json", "keys", "list"]);
-    assert_eq!(out.status.code(), Some(0), "list failed: {out:?}");
-    let keys: Vec<serde_json::Value> = serde_json::from_str(&stdout(&out)).expect("json list");
-    keys.len()
-}
+use crate::util::{assert_broken, cli, create_key, key_count, snapshot, stdout, temp_db};
 
 #[test]
 fn a_file_that_is_not_a_database_is_refused_and_left_alone() {
@@ -92,7 +44,7 @@ fn a_file_that_is_not_a_database_is_refused_and_left_alone() {
 fn a_damaged_database_is_refused_and_never_written() {
     let (dir, db) = temp_db();
     for i in 0..3 {
-        create(&db, &format!("key {i}"));
+        create_key(&db, &format!("key {i}"), &["--expires", "30d"]);
     }
     settle(&db);
     let mut bytes = std::fs::read(&db).expect("read db");
@@ -125,7 +77,7 @@ fn a_damaged_database_is_refused_and_never_written() {
 #[test]
 fn an_immutable_file_opens_read_only_and_refuses_every_change() {
     let (dir, db) = temp_db();
-    let token = create(&db, "kept");
+    let token = create_key(&db, "kept", &["--expires", "30d"]);
     settle(&db);
     let id = token.split('_').nth(1).expect("token id").to_owned();
     let _guard = Immutable::set(&db);
@@ -154,7 +106,7 @@ fn an_immutable_file_opens_read_only_and_refuses_every_change() {
 #[test]
 fn a_database_on_a_read_only_mount_opens_read_only_without_side_files() {
     let (dir, db) = temp_db();
-    let token = create(&db, "kept");
+    let token = create_key(&db, "kept", &["--expires", "30d"]);
     settle(&db);
     let view = dir.path().join("ro");
     let source = dir.path().join("data");
@@ -177,7 +129,7 @@ fn a_database_on_a_read_only_mount_opens_read_only_without_side_files() {
 #[test]
 fn a_writer_holding_the_lock_makes_a_change_fail_in_plain_words() {
     let (_dir, db) = temp_db();
-    create(&db, "first");
+    create_key(&db, "first", &["--expires", "30d"]);
     let holder = WriteLockHolder::take(&db, 8);
 
     let started = Instant::now();
@@ -224,7 +176,7 @@ fn a_full_disk_fails_a_change_in_plain_words_and_keeps_the_database_usable() {
     // pages until the checkpoint: more than 512 kB since migration 0009), then filled up.
     let _mount = Mounted::tmpfs(&disk, "1m");
     let db = disk.join("keys.db");
-    create(&db, "before");
+    create_key(&db, "before", &["--expires", "30d"]);
     settle(&db);
 
     // Fill every remaining byte.

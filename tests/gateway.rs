@@ -11,10 +11,10 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::server_setup::{
-    create_key, database_with_caller, free_port, header, http, key_id, revoke, status_and_json,
-    wait_at_most, Served, PATIENCE,
+    database_with_caller, free_port, header, http, revoke, status_and_json, wait_at_most, Served,
+    PATIENCE,
 };
-use crate::util::{cli, stderr, stdout, temp_db};
+use crate::util::{cli, create_key, key_id, stderr, stdout, temp_db};
 
 impl Served {
     async fn verify_v1(&self, caller: &str, key: &str, scopes: &[&str]) -> Value {

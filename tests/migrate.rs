@@ -12,8 +12,8 @@ use keyward_core::{
 use serde_json::Value;
 
 use crate::pg_setup::new_database;
-use crate::server_setup::{create_key, key_id, revoke};
-use crate::util::{cli, keys_and_audit, stderr, stdout, temp_db};
+use crate::server_setup::revoke;
+use crate::util::{cli, create_key, key_id, keys_and_audit, list_keys, stderr, stdout, temp_db};
 
 /// One token of each kind, and what `verify` must answer for it (with its `--scope`s).
 struct Tokens(Vec<(String, Vec<&'static str>, &'static str)>);
@@ -186,9 +186,7 @@ fn check_verdicts(tokens: &Tokens, dbs: &[&Path]) {
 }
 
 fn search(db: &Path, term: &str) -> usize {
-    let out = cli(db, &["--json", "keys", "list", "--search", term]);
-    let keys: Value = serde_json::from_str(&stdout(&out)).expect("json");
-    keys.as_array().map_or(0, Vec::len)
+    list_keys(db, &["--search", term]).len()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -2,27 +2,14 @@
 //! composed "é" or with "e" and a combining accent is one owner, with one limit, and one search;
 //! a name that looks like "alice" but hides an invisible character is refused.
 
-use crate::util::{cli, stderr, stdout, temp_db};
+use crate::util::{cli, json, list_keys, stderr, temp_db};
 
 /// "José" with U+00E9, and with "e" + U+0301 COMBINING ACUTE ACCENT.
 const COMPOSED: &str = "Jos\u{E9}";
 const DECOMPOSED: &str = "Jose\u{301}";
 
-fn json(output: &std::process::Output) -> serde_json::Value {
-    assert!(output.status.success(), "{output:?}");
-    serde_json::from_str(&stdout(output)).expect("json")
-}
-
 fn key_names(db: &std::path::Path, args: &[&str]) -> Vec<String> {
-    let mut all = vec!["--json", "keys", "list"];
-    all.extend_from_slice(args);
-    let keys = json(&cli(db, &all));
-    let mut names: Vec<String> = keys
-        .as_array()
-        .expect("array")
-        .iter()
-        .map(|k| k["name"].as_str().expect("name").to_owned())
-        .collect();
+    let mut names: Vec<String> = list_keys(db, args).into_iter().map(|k| k.name).collect();
     names.sort();
     names
 }

@@ -2,7 +2,6 @@
 //! addresses, another program's database, a newer Keyward's, many processes opening one file at
 //! once. Each is refused in plain words with nothing changed, or opened exactly once.
 
-use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -11,45 +10,9 @@ use std::time::{Duration, Instant};
 use keyward_core::Verdict;
 
 use crate::fault_setup::{must, WriteLockHolder};
-use crate::util::{cli, cli_command, stderr, stdout, temp_db, workspace_binary};
-
-/// Words that belong to SQLite or sqlx, never to a message for a person.
-const INTERNAL_WORDS: [&str; 6] = [
-    "code:",
-    "_sqlx_migrations",
-    "resolved migrations",
-    "error returned from database",
-    "os error",
-    "unable to open",
-];
-
-/// Exit 2 with all of `words` on stderr and none of the internal ones.
-fn assert_refused(output: &Output, words: &[&str]) {
-    let said = stderr(output);
-    assert_eq!(output.status.code(), Some(2), "{output:?}");
-    for word in words {
-        assert!(said.contains(word), "{word:?} missing from {said:?}");
-    }
-    for word in INTERNAL_WORDS {
-        assert!(!said.contains(word), "internal {word:?} in {said:?}");
-    }
-}
-
-/// Every file in `dir` with its size and bytes' hash, to show nothing changed.
-fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    std::fs::read_dir(dir)
-        .expect("read dir")
-        .map(|entry| {
-            let entry = entry.expect("entry");
-            let bytes = if entry.file_type().expect("type").is_file() {
-                std::fs::read(entry.path()).expect("read")
-            } else {
-                Vec::new()
-            };
-            (entry.file_name().to_string_lossy().into_owned(), bytes)
-        })
-        .collect()
-}
+use crate::util::{
+    assert_broken, cli, cli_command, snapshot, stderr, stdout, temp_db, workspace_binary,
+};
 
 /// `keyward-cli <args>` in `dir`, with no `--db` of its own.
 fn cli_in(dir: &Path, args: &[&str]) -> Output {
@@ -137,12 +100,30 @@ fn migration_versions(db: &Path) -> String {
     stdout(&out)
 }
 
+/// Every SQLite migration this build has, as [`migration_versions`] lists them: read from the
+/// migrations folder, so a new migration needs no change here.
+fn every_migration() -> String {
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/keyward-sqlite/migrations");
+    let mut versions: Vec<u64> = std::fs::read_dir(folder)
+        .expect("the migrations folder")
+        .filter_map(|entry| {
+            let name = entry.expect("entry").file_name();
+            let name = name.to_string_lossy();
+            let (version, _) = name.strip_suffix(".sql")?.split_once('_')?;
+            version.parse().ok()
+        })
+        .collect();
+    versions.sort_unstable();
+    let versions: Vec<String> = versions.iter().map(u64::to_string).collect();
+    versions.join(",")
+}
+
 #[test]
 fn links_that_lead_nowhere_and_files_that_are_not_files_are_refused() {
     let (dir, db) = temp_db();
     let dangling = dir.path().join("dangling.db");
     std::os::unix::fs::symlink(dir.path().join("missing/target.db"), &dangling).expect("link");
-    assert_refused(
+    assert_broken(
         &cli(&dangling, &["keys", "list"]),
         &["is a link to", "does not exist"],
     );
@@ -162,7 +143,7 @@ fn links_that_lead_nowhere_and_files_that_are_not_files_are_refused() {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_refused(
+    assert_broken(
         &child.wait_with_output().expect("output"),
         &["a named pipe"],
     );
@@ -170,7 +151,7 @@ fn links_that_lead_nowhere_and_files_that_are_not_files_are_refused() {
     // A device: nothing written beside it (for /dev/null, SQLite would make /dev/null-journal).
     let journal = Path::new("/dev/null-journal");
     let had_journal = journal.exists();
-    assert_refused(
+    assert_broken(
         &cli(Path::new("/dev/null"), &["keys", "list"]),
         &["a device"],
     );
@@ -179,7 +160,7 @@ fn links_that_lead_nowhere_and_files_that_are_not_files_are_refused() {
         panic!("a journal was written beside /dev/null");
     }
 
-    assert_refused(&cli(dir.path(), &["keys", "list"]), &["is a folder"]);
+    assert_broken(&cli(dir.path(), &["keys", "list"]), &["is a folder"]);
     assert_eq!(snapshot(dir.path()).len(), 2, "only the link and the pipe");
 
     // A link to a real key database works, and the database's side files sit beside the target.
@@ -200,7 +181,7 @@ fn sqlite_addresses_are_not_paths() {
         "file:x.db?mode=memory",
         "file::memory:",
     ] {
-        assert_refused(
+        assert_broken(
             &cli_in(dir.path(), &["--db", address, "keys", "list"]),
             &["is an SQLite address, not a file path"],
         );
@@ -252,7 +233,7 @@ fn another_programs_sqlite_file_is_refused_untouched() {
             &["owners", "create", "bob"],
             &["verify", "x"],
         ] {
-            assert_refused(
+            assert_broken(
                 &cli(file, args),
                 &["is not a Keyward database", "untouched"],
             );
@@ -274,7 +255,7 @@ fn many_processes_creating_one_new_database_each_succeed_once() {
     for out in side_by_side(&db, 40, &["owners", "list"]) {
         assert!(out.status.success(), "{}", stderr(&out));
     }
-    assert_eq!(migration_versions(&db), "1,2,3,4,5,6,7,8");
+    assert_eq!(migration_versions(&db), every_migration());
     let header = std::fs::read(&db).expect("read");
     assert_eq!(&header[68..72], b"KWRD", "the application id marks it ours");
 }
@@ -286,7 +267,7 @@ async fn an_older_database_is_upgraded_once_with_one_owner_only_backup() {
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).expect("chmod");
     for out in side_by_side(&db, 8, &["owners", "list"]) {
         assert!(out.status.success(), "{}", stderr(&out));
-        assert!(String::from_utf8_lossy(&out.stdout).contains("alice"));
+        assert!(stdout(&out).contains("alice"));
     }
     let backups: Vec<PathBuf> = std::fs::read_dir(dir.path())
         .expect("dir")
@@ -296,7 +277,7 @@ async fn an_older_database_is_upgraded_once_with_one_owner_only_backup() {
     assert_eq!(backups.len(), 1, "{backups:?}");
     assert_eq!(mode(&backups[0]), 0o600, "the copy is its owner's only");
     assert_eq!(migration_versions(&backups[0]), "1,2,3,4");
-    assert_eq!(migration_versions(&db), "1,2,3,4,5,6,7,8");
+    assert_eq!(migration_versions(&db), every_migration());
 }
 
 #[test]
@@ -340,14 +321,17 @@ fn a_newer_keywards_database_says_so_and_can_still_be_copied() {
         &[db.to_str().expect("utf-8")],
     );
     let before = std::fs::read(&db).expect("read");
-    assert_refused(
+    assert_broken(
         &cli(&db, &["keys", "list"]),
         &["made by a newer version of Keyward", "untouched"],
     );
     let copy = dir.path().join("copy.db");
     let out = cli(&db, &["backup", copy.to_str().expect("utf-8")]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(migration_versions(&copy), "1,2,3,4,5,6,7,8,99");
+    assert_eq!(
+        migration_versions(&copy),
+        format!("{},99", every_migration())
+    );
     assert_eq!(std::fs::read(&db).expect("read"), before);
 
     // An upgrade that did not finish, and a copy to a folder that does not exist.
@@ -359,12 +343,12 @@ fn a_newer_keywards_database_says_so_and_can_still_be_copied() {
          c.commit()",
         &[db.to_str().expect("utf-8")],
     );
-    assert_refused(
+    assert_broken(
         &cli(&db, &["keys", "list"]),
         &["did not finish", "before-migration"],
     );
     let nowhere = dir.path().join("missing/copy.db");
-    assert_refused(
+    assert_broken(
         &cli(&db, &["backup", nowhere.to_str().expect("utf-8")]),
         &["does not exist"],
     );
@@ -384,7 +368,7 @@ fn a_file_with_tables_but_no_keyward_history_is_not_taken_for_a_new_one() {
         &[db.to_str().expect("utf-8")],
     );
     let before = snapshot(dir.path());
-    assert_refused(
+    assert_broken(
         &cli(&db, &["owners", "list"]),
         &["is not a Keyward database"],
     );

@@ -1,16 +1,10 @@
 //! `keyward-cli plans ...`, `keys create --plan` and `keys edit`, through the real binary.
 
 use std::path::Path;
-use std::process::Output;
 
 use serde_json::Value;
 
-use crate::util::{cli, keys_and_audit, stderr, stdout, temp_db};
-
-fn json(out: &Output) -> Value {
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
-    serde_json::from_str(&stdout(out)).expect("json")
-}
+use crate::util::{cli, create_key, json, key_id, keys_and_audit, stderr, stdout, temp_db};
 
 fn ok(db: &Path, args: &[&str]) -> String {
     let out = cli(db, args);
@@ -33,12 +27,11 @@ fn plans(db: &Path) -> Value {
 
 /// A new key on `plan` (or the default plan); its id.
 fn key(db: &Path, name: &str, plan: Option<&str>) -> String {
-    let mut args = vec!["keys", "create", "--name", name];
-    if let Some(plan) = plan {
-        args.extend(["--plan", plan]);
-    }
-    let token = ok(db, &args);
-    token.split('_').nth(1).expect("token has an id").to_owned()
+    let plan: &[&str] = match plan {
+        Some(plan) => &["--plan", plan],
+        None => &[],
+    };
+    key_id(&create_key(db, name, plan)).to_owned()
 }
 
 #[test]

@@ -15,10 +15,8 @@ use keyward_server::{PlanLimiter, ServerState};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::server_setup::{
-    create_key, database_with_caller, header, http, key_id, revoke, status_and_json, Served,
-};
-use crate::util::{cli, keys_and_audit, temp_db};
+use crate::server_setup::{database_with_caller, header, http, revoke, status_and_json, Served};
+use crate::util::{cli, create_key, key_id, keys_and_audit, temp_db};
 
 struct Server {
     base: String,

@@ -12,22 +12,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::util::{cli, cli_command, stderr, stdout, temp_db};
-
-/// `keyward-cli keys create --name NAME ARGS…` (`--scope`, `--expires`, `--owner`, …); returns
-/// the token.
-pub fn create_key(db: &Path, name: &str, args: &[&str]) -> String {
-    let mut all = vec!["keys", "create", "--name", name];
-    all.extend_from_slice(args);
-    let out = cli(db, &all);
-    assert!(out.status.success(), "keys create: {}", stderr(&out));
-    stdout(&out)
-}
-
-/// The key id inside a token (`kw_<id>_<secret>`).
-pub fn key_id(token: &str) -> &str {
-    token.split('_').nth(1).expect("a key has an id")
-}
+use crate::util::{cli, cli_command, create_key, key_id, stderr, temp_db};
 
 /// `keyward-cli keys revoke` the key of `token`.
 pub fn revoke(db: &Path, token: &str) {

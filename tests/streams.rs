@@ -4,11 +4,10 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::path::Path;
 use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{cli, cli_command, keys_and_audit, stderr, stdout, temp_db};
+use crate::util::{cli, cli_command, create_key, keys_and_audit, stderr, stdout, temp_db};
 
 fn dev_full() -> File {
     OpenOptions::new()
@@ -38,16 +37,10 @@ fn finish_within(mut child: Child, limit: Duration, what: &str) -> Output {
     child.wait_with_output().expect("output")
 }
 
-fn create_key(db: &Path, name: &str) -> String {
-    let out = cli(db, &["keys", "create", "--name", name]);
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
-    stdout(&out)
-}
-
 #[test]
 fn verify_reads_a_bounded_first_line_from_standard_input() {
     let (_dir, db) = temp_db();
-    let token = create_key(&db, "piped");
+    let token = create_key(&db, "piped", &[]);
     let limit = Duration::from_secs(15);
 
     // An endless stream without a newline, from a file and from a pipe that is never closed.
@@ -182,7 +175,7 @@ async fn a_key_that_could_not_be_shown_does_not_exist() {
 
         // The owner's limit is untouched: the default of 5 still allows 5 keys.
         for n in 0..5 {
-            create_key(&db, &format!("k{n}"));
+            create_key(&db, &format!("k{n}"), &[]);
         }
     }
 }

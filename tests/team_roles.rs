@@ -8,12 +8,11 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use keyward_core::{Error, OperatorRole, Settings};
-use serde_json::{json, Value};
+use keyward_core::{Error, KeySummary, OperatorRole, Settings};
 
 use crate::pg_setup::{new_database, psql, psql_as, url_as};
-use crate::server_setup::{create_key, key_id, revoke, verify, Served};
-use crate::util::{cli, keys_and_audit, stderr, stdout, temp_db};
+use crate::server_setup::{revoke, verify, Served};
+use crate::util::{cli, create_key, key_id, keys_and_audit, list_keys, stderr, stdout, temp_db};
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
@@ -58,11 +57,9 @@ impl Team {
         cli(&self.url(login), args)
     }
 
-    /// Every key `login` can list, as JSON.
-    fn keys(&self, login: &str) -> Vec<Value> {
-        let out = self.cli(login, &["--json", "keys", "list"]);
-        assert!(out.status.success(), "keys list: {}", stderr(&out));
-        serde_json::from_str::<Vec<Value>>(&stdout(&out)).expect("a JSON list")
+    /// Every key `login` can list.
+    fn keys(&self, login: &str) -> Vec<KeySummary> {
+        list_keys(&self.url(login), &[])
     }
 
     /// What the database's owner sees, with psql.
@@ -229,28 +226,21 @@ async fn a_key_manager_sees_and_changes_only_their_own_keys_up_to_the_limit() {
     );
     let listed = team.keys(&alice);
     assert_eq!(listed.len(), 6);
-    assert!(
-        listed.iter().all(|k| k["owner"] == json!(alice)),
-        "{listed:?}"
-    );
+    assert!(listed.iter().all(|k| k.owner == alice), "{listed:?}");
 
     // Bob sees only his own key, and cannot find Alice's to revoke, edit or delete.
     let bobs = key_id(&create_key(&team.url(&bob), "bob's", &[])).to_owned();
-    let seen: Vec<Value> = team.keys(&bob);
+    let seen = team.keys(&bob);
     assert_eq!(seen.len(), 1);
-    assert_eq!(seen[0]["id"], json!(bobs));
+    assert_eq!(seen[0].id, bobs);
     // Searching finds only his, at every length: terms in his name find it, terms in hers
     // (and in six of seven handles, at random) find nothing else.
     for term in ["'", "b'", "bob's", "alice", "1", "e", "l"] {
-        let found = team.cli(&bob, &["keys", "list", "--json", "--search", term]);
-        let found: Vec<Value> = serde_json::from_slice(&found.stdout).expect("JSON");
-        let ids: Vec<&Value> = found.iter().map(|k| &k["id"]).collect();
-        assert!(
-            ids.iter().all(|id| **id == json!(bobs)),
-            "{term:?}: {ids:?}"
-        );
+        let found = list_keys(&team.url(&bob), &["--search", term]);
+        let ids: Vec<&str> = found.iter().map(|k| k.id.as_str()).collect();
+        assert!(ids.iter().all(|id| *id == bobs), "{term:?}: {ids:?}");
         if term.starts_with('\'') || term.starts_with('b') {
-            assert_eq!(ids, [&json!(bobs)], "{term:?}");
+            assert_eq!(ids, [bobs.as_str()], "{term:?}");
         }
         assert!(term != "alice" || ids.is_empty());
     }

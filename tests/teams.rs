@@ -4,7 +4,8 @@
 use std::path::Path;
 
 use crate::pg_setup::new_database;
-use crate::server_setup::{create_key, revoke, verify, Served};
+use crate::server_setup::{revoke, verify, Served};
+use crate::util::create_key;
 
 fn caller_key(db: &Path) -> String {
     create_key(

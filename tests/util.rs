@@ -1,3 +1,4 @@
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -42,6 +43,41 @@ pub fn cli(db: &Path, args: &[&str]) -> Output {
     cli_command(db, args).output().expect("keyward-cli runs")
 }
 
+/// `keyward-cli keys create --name NAME ARGS…` (`--scope`, `--expires`, `--owner`, …), which must
+/// succeed; returns the token.
+pub fn create_key(db: &Path, name: &str, args: &[&str]) -> String {
+    let mut all = vec!["keys", "create", "--name", name];
+    all.extend_from_slice(args);
+    let out = cli(db, &all);
+    assert_eq!(out.status.code(), Some(0), "keys create {name:?}: {out:?}");
+    stdout(&out)
+}
+
+/// The key id inside a token (`kw_<id>_<secret>`).
+pub fn key_id(token: &str) -> &str {
+    token.split('_').nth(1).expect("a key has an id")
+}
+
+/// `keyward-cli --json keys list ARGS…`, which must succeed: the keys it lists.
+pub fn list_keys(db: &Path, args: &[&str]) -> Vec<KeySummary> {
+    let mut all = vec!["--json", "keys", "list"];
+    all.extend_from_slice(args);
+    let out = cli(db, &all);
+    assert_eq!(out.status.code(), Some(0), "keys list {args:?}: {out:?}");
+    serde_json::from_str(&stdout(&out)).expect("a JSON list of keys")
+}
+
+/// How many keys `keys list` shows.
+pub fn key_count(db: &Path) -> usize {
+    list_keys(db, &[]).len()
+}
+
+/// The JSON on standard output of a command that must have succeeded.
+pub fn json(output: &Output) -> serde_json::Value {
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    serde_json::from_str(&stdout(output)).expect("JSON on standard output")
+}
+
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
@@ -64,6 +100,56 @@ pub async fn keys_and_audit(db: &Path) -> (Vec<KeySummary>, Vec<AuditEvent>) {
     let events = store.audit_events(None).await.expect("audit");
     store.close().await;
     (keys, events)
+}
+
+/// Every entry in `dir` with its length and a hash of its bytes (other than files: none), so a
+/// change to any file, or a new entry, shows up, and a failing comparison prints little.
+pub fn snapshot(dir: &Path) -> BTreeMap<String, (usize, u64)> {
+    use std::hash::{Hash, Hasher};
+    std::fs::read_dir(dir)
+        .expect("read folder")
+        .map(|entry| {
+            let entry = entry.expect("folder entry");
+            let bytes = if entry.file_type().expect("type").is_file() {
+                std::fs::read(entry.path()).expect("read file")
+            } else {
+                Vec::new()
+            };
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            bytes.hash(&mut hasher);
+            (
+                entry.file_name().to_string_lossy().into_owned(),
+                (bytes.len(), hasher.finish()),
+            )
+        })
+        .collect()
+}
+
+/// Words that belong to SQLite or sqlx, never to a message for a person.
+const INTERNAL_WORDS: [&str; 6] = [
+    "code:",
+    "_sqlx_migrations",
+    "resolved migrations",
+    "error returned from database",
+    "os error",
+    "unable to open",
+];
+
+/// Exit 2 with one `keyward-cli: ` message on standard error that holds every one of `words`
+/// (in any case) and none of SQLite's or sqlx's own.
+pub fn assert_broken(output: &Output, words: &[&str]) {
+    assert_eq!(output.status.code(), Some(2), "expected exit 2: {output:?}");
+    let said = stderr(output);
+    assert!(said.starts_with("keyward-cli: "), "{said}");
+    for word in words {
+        assert!(
+            said.to_lowercase().contains(&word.to_lowercase()),
+            "the message should say {word:?}: {said}"
+        );
+    }
+    for word in INTERNAL_WORDS {
+        assert!(!said.contains(word), "internal {word:?} in {said:?}");
+    }
 }
 
 /// A fresh folder for one test's database, removed when dropped.

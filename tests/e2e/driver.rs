@@ -248,6 +248,58 @@ impl App {
             .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
     }
 
+    /// Runs axe-core (the `axe-core` package in `ui/node_modules`) in the window as it is now,
+    /// prints one line for `screen` (and one per violation: rule, impact, elements), and
+    /// returns the violations as those lines. Every rule axe runs by default is checked: WCAG 2.x
+    /// A and AA, and its best practices.
+    pub async fn axe_violations(&self, screen: &str) -> Vec<String> {
+        // Let an opening dialog's fade and rise finish: half-faded text has too little contrast.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // A reload forgets the script; injecting it again each time costs ~20 ms.
+        let loaded = self.js("return typeof window.axe === 'object'").await;
+        if loaded != json!(true) {
+            self.js(&format!("{}\nreturn null;", axe_source())).await;
+        }
+        let answer = self
+            .client
+            .execute_async(AXE_RUN, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("axe did not run on {screen}: {e}"));
+        if let Some(error) = answer.get("error") {
+            panic!("axe failed on {screen}: {error}");
+        }
+        let violations: Vec<String> = answer
+            .as_array()
+            .expect("axe's violations")
+            .iter()
+            .map(|v| {
+                format!(
+                    "{} ({}): {} — {}",
+                    v["id"].as_str().unwrap_or_default(),
+                    v["impact"].as_str().unwrap_or("?"),
+                    v["help"].as_str().unwrap_or_default(),
+                    v["nodes"]
+                )
+            })
+            .collect();
+        report(&format!("axe {screen}: {} violations", violations.len()));
+        for violation in &violations {
+            report(&format!("  {violation}"));
+        }
+        violations
+    }
+
+    /// [`App::axe_violations`], which must find none.
+    pub async fn axe(&self, screen: &str) {
+        let violations = self.axe_violations(screen).await;
+        assert!(
+            violations.is_empty(),
+            "axe found {} violations on {screen}:\n{}",
+            violations.len(),
+            violations.join("\n")
+        );
+    }
+
     /// Presses `key` on whatever has focus.
     pub async fn press(&self, key: fantoccini::key::Key) {
         self.client
@@ -257,6 +309,60 @@ impl App {
             .send_keys(&String::from(char::from(key)))
             .await
             .expect("key press");
+    }
+
+    /// Types `text` into whatever has focus, key by key, as a keyboard would.
+    pub async fn type_text(&self, text: &str) {
+        self.client
+            .active_element()
+            .await
+            .expect("focused")
+            .send_keys(text)
+            .await
+            .expect("typing");
+    }
+
+    /// What has focus, as `tag#id.class[data-action]` (or `body` when nothing does).
+    pub async fn focused(&self) -> String {
+        self.js(FOCUSED_FN)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Whether the focused element matches `css`.
+    pub async fn focus_is(&self, css: &str) -> bool {
+        self.js(&format!(
+            "return document.activeElement?.matches({}) ?? false",
+            json!(css)
+        ))
+        .await
+            == json!(true)
+    }
+
+    /// Presses Tab until the focused element matches `css`, as someone looking for a control
+    /// does; at most `limit` presses.
+    pub async fn tab_to(&self, css: &str, limit: usize) {
+        let mut passed = Vec::new();
+        for _ in 0..limit {
+            if self.focus_is(css).await {
+                return;
+            }
+            passed.push(self.focused().await);
+            self.press(fantoccini::key::Key::Tab).await;
+        }
+        assert!(
+            self.focus_is(css).await,
+            "{css} not reached with {limit} Tabs; passed {passed:?}"
+        );
+    }
+
+    /// How the focused element shows that it has focus: its outline or its box shadow, with
+    /// whether `:focus-visible` matches (`None` when it shows nothing).
+    pub async fn focus_ring(&self) -> Option<String> {
+        let ring = self.js(FOCUS_RING_FN).await;
+        ring.as_str().map(str::to_owned)
     }
 
     /// Presses Ctrl+`key` wherever focus is, as a person would. (WebKitWebDriver refuses
@@ -277,6 +383,65 @@ impl App {
         let _ = self.client.close().await;
     }
 }
+
+/// The focused element as `tag#id.class[data-action]`.
+const FOCUSED_FN: &str = "const el = document.activeElement;
+  if (!el || el === document.body) return 'body';
+  const id = el.id ? '#' + el.id : '';
+  const cls = typeof el.className === 'string' && el.className.trim()
+    ? '.' + el.className.trim().split(/\\s+/).join('.') : '';
+  const action = el.dataset?.action ? `[data-action=${el.dataset.action}]` : '';
+  return el.tagName.toLowerCase() + id + cls + action;";
+
+/// The focused element's visible focus indicator: a drawn outline, or a box shadow (text fields
+/// show their focus with a border and a halo), or null.
+const FOCUS_RING_FN: &str = "const el = document.activeElement;
+  if (!el || el === document.body) return null;
+  const s = getComputedStyle(el);
+  const parts = [];
+  if (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0) {
+    parts.push(`outline ${s.outlineWidth} ${s.outlineStyle} ${s.outlineColor}`);
+  }
+  if (s.boxShadow && s.boxShadow !== 'none') parts.push(`box-shadow ${s.boxShadow}`);
+  if (parts.length === 0) return null;
+  return (el.matches(':focus-visible') ? ':focus-visible ' : ':focus ') + parts.join(', ');";
+
+/// Writes `line` to the test run's output even when the test passes: straight to stderr, which
+/// the test harness captures only from `eprintln!`. (Tests run one at a time, so the lines of
+/// one test stay together.)
+pub fn report(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+/// axe-core's script, read once from `ui/node_modules` (`make` installs it with the UI's
+/// packages: `npm ci` in `ui/`).
+fn axe_source() -> &'static str {
+    static SOURCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SOURCE.get_or_init(|| {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("ui/node_modules/axe-core/axe.min.js");
+        std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}; install the UI's packages first (`npm ci` in ui/; make does)",
+                path.display()
+            )
+        })
+    })
+}
+
+/// Runs axe on the whole page and answers its violations, each with the elements it found
+/// (their CSS paths and what axe says is wrong), or `{ error }`.
+const AXE_RUN: &str = "const done = arguments[arguments.length - 1];
+  axe.run(document, { resultTypes: ['violations'] }).then(
+    (results) => done(results.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      nodes: v.nodes.map((n) => ({ target: n.target.join(' '), why: n.failureSummary })),
+    }))),
+    (error) => done({ error: String(error) }),
+  );";
 
 /// What a window manager does when the title bar's close button is clicked: a WM_DELETE_WINDOW
 /// message to the app's visible top-level windows (Xvfb runs none). Returns how many got it.

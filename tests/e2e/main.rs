@@ -2,6 +2,7 @@
 //! Each flow saves screenshots under `target/screenshots/`. Run with `--test-threads=1`: the X
 //! clipboard is shared.
 
+mod a11y;
 mod admin;
 mod driver;
 // Shared with the CLI fault tests, which use all of it; this binary uses part.

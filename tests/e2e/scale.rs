@@ -343,6 +343,7 @@ async fn a_hundred_thousand_keys_scroll_and_search() {
         let mut shown = app
             .text_until("#key-count", |t| bound_shown(t).is_some())
             .await;
+        app.screenshot("34-scale-search-counted-to-a-bound").await;
         while let Some(bound) = bound_shown(&shown) {
             assert!(bound < broad, "{shown:?} for {broad} matches");
             app.js("const w = document.querySelector('.table-wrap'); w.scrollTop = w.scrollHeight; return null;")
@@ -366,6 +367,6 @@ async fn a_hundred_thousand_keys_scroll_and_search() {
     )
     .await;
     every_rendered_name_contains(&app, &word).await;
-    app.screenshot("34-scale-search-bottom").await;
+    app.screenshot("35-scale-search-bottom").await;
     app.close().await;
 }

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use chrono::{DateTime, Local, NaiveDate, TimeZone, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use keyward_core::{
-    ExpiryChoice, KeyStatus, KeyUpdate, OperatorRole, PlanLimits, Quota, QuotaPeriod, Role,
+    ExpiryChoice, KeyStatus, KeyUpdate, ListQuery, NewKey, NewPlan, OperatorRole, Plan, PlanLimits,
+    Quota, QuotaPeriod, Role,
 };
 
 #[derive(Parser)]
@@ -156,52 +157,12 @@ pub enum OwnersCommand {
 #[derive(Subcommand)]
 pub enum KeysCommand {
     /// Issue a new key; the key is printed once, on standard output
-    Create {
-        #[arg(long)]
-        name: String,
-        /// `30d` (any number of days), a date `YYYY-MM-DD` (the end of that day, local time), or `never`
-        #[arg(long, default_value = "90d", value_parser = parse_expiry)]
-        expires: ExpiryChoice,
-        /// Who the key belongs to (an existing owner) [default: you]
-        #[arg(long)]
-        owner: Option<String>,
-        #[arg(long, value_enum, default_value = "standard")]
-        role: RoleArg,
-        /// A permitted scope from the catalogue (repeatable)
-        #[arg(long = "scope", value_name = "SCOPE")]
-        scopes: Vec<String>,
-        /// Never record when the key was last used
-        #[arg(long)]
-        no_usage_tracking: bool,
-        /// Create it even if the owner is at the active-key limit (recorded in the audit log)
-        #[arg(long)]
-        override_limit: bool,
-        /// Its usage plan [default: the default plan]
-        #[arg(long, value_name = "NAME")]
-        plan: Option<String>,
-    },
+    Create(KeyCreate),
     /// Change a key's name, owner, role, scopes, plan, expiry or usage tracking; what is not
     /// given stays as it is. Prints the key as `keys list` does
     Edit(KeyEdit),
     /// List keys, newest first
-    List {
-        /// Only keys whose name or id contains this text
-        #[arg(long)]
-        search: Option<String>,
-        #[arg(long, value_enum)]
-        status: Option<StatusArg>,
-        /// Only this owner's keys
-        #[arg(long)]
-        owner: Option<String>,
-        #[arg(long, value_enum)]
-        role: Option<RoleArg>,
-        /// Only active keys that expire within this many days
-        #[arg(long, value_name = "DAYS")]
-        expiring_within: Option<u32>,
-        /// Show at most this many keys
-        #[arg(long)]
-        limit: Option<u32>,
-    },
+    List(KeyList),
     /// Revoke keys at once and for good: anything using them stops working
     Revoke {
         #[arg(required = true, value_name = "ID")]
@@ -214,6 +175,85 @@ pub enum KeysCommand {
     },
 }
 
+// `keys create`.
+#[derive(Args)]
+pub struct KeyCreate {
+    #[arg(long)]
+    pub name: String,
+    /// `30d` (any number of days), a date `YYYY-MM-DD` (the end of that day, local time), or `never`
+    #[arg(long, default_value = "90d", value_parser = parse_expiry)]
+    pub expires: ExpiryChoice,
+    /// Who the key belongs to (an existing owner) [default: you]
+    #[arg(long)]
+    pub owner: Option<String>,
+    #[arg(long, value_enum, default_value = "standard")]
+    pub role: RoleArg,
+    /// A permitted scope from the catalogue (repeatable)
+    #[arg(long = "scope", value_name = "SCOPE")]
+    pub scopes: Vec<String>,
+    /// Never record when the key was last used
+    #[arg(long)]
+    pub no_usage_tracking: bool,
+    /// Create it even if the owner is at the active-key limit (recorded in the audit log)
+    #[arg(long)]
+    pub override_limit: bool,
+    /// Its usage plan [default: the default plan]
+    #[arg(long, value_name = "NAME")]
+    pub plan: Option<String>,
+}
+
+impl KeyCreate {
+    /// The new key for the core.
+    pub fn new_key(self) -> NewKey {
+        NewKey {
+            name: self.name,
+            owner: self.owner,
+            role: self.role.into(),
+            scopes: self.scopes,
+            track_usage: !self.no_usage_tracking,
+            expiry: self.expires,
+            override_limit: self.override_limit,
+            plan: self.plan,
+        }
+    }
+}
+
+// `keys list`.
+#[derive(Args)]
+pub struct KeyList {
+    /// Only keys whose name or id contains this text
+    #[arg(long)]
+    pub search: Option<String>,
+    #[arg(long, value_enum)]
+    pub status: Option<StatusArg>,
+    /// Only this owner's keys
+    #[arg(long)]
+    pub owner: Option<String>,
+    #[arg(long, value_enum)]
+    pub role: Option<RoleArg>,
+    /// Only active keys that expire within this many days
+    #[arg(long, value_name = "DAYS")]
+    pub expiring_within: Option<u32>,
+    /// Show at most this many keys
+    #[arg(long)]
+    pub limit: Option<u32>,
+}
+
+impl KeyList {
+    /// The core's query for the first page (the command pages on up to `limit`).
+    pub fn query(&self) -> ListQuery {
+        ListQuery {
+            search: self.search.clone(),
+            status: self.status.map(Into::into),
+            owner: self.owner.clone(),
+            role: self.role.map(Into::into),
+            expiring_within_days: self.expiring_within,
+            ..ListQuery::default()
+        }
+    }
+}
+
+// `keys edit`.
 #[derive(Args)]
 pub struct KeyEdit {
     /// The key's id, alone (`3fJk9QzP0a`) or as lists show it (`kw_3fJk9QzP0a`)
@@ -275,21 +315,7 @@ pub enum PlansCommand {
     /// List plans with their limits, how many keys use each, and the default for new keys
     List,
     /// Make a plan. Without --rate it has no rate limit; without --quota, no quota
-    Create {
-        name: String,
-        /// Sustained requests per second
-        #[arg(long, value_name = "N")]
-        rate: Option<u32>,
-        /// How many requests may come at once above the rate [default: the rate]
-        #[arg(long, value_name = "N", requires = "rate")]
-        burst: Option<u32>,
-        /// At most N requests per period (with --per)
-        #[arg(long, value_name = "N", requires = "per")]
-        quota: Option<u64>,
-        /// The quota's period; periods start at 00:00 UTC, weeks on Monday
-        #[arg(long, value_enum, requires = "quota")]
-        per: Option<PeriodArg>,
-    },
+    Create(PlanCreate),
     /// Change a plan; what is not given stays as it is. Keys on it follow at once
     Edit(PlanEdit),
     /// Delete a plan that no key uses and that is not the default
@@ -298,6 +324,42 @@ pub enum PlansCommand {
     Default { name: String },
 }
 
+// `plans create`.
+#[derive(Args)]
+pub struct PlanCreate {
+    pub name: String,
+    /// Sustained requests per second
+    #[arg(long, value_name = "N")]
+    pub rate: Option<u32>,
+    /// How many requests may come at once above the rate [default: the rate]
+    #[arg(long, value_name = "N", requires = "rate")]
+    pub burst: Option<u32>,
+    /// At most N requests per period (with --per)
+    #[arg(long, value_name = "N", requires = "per")]
+    pub quota: Option<u64>,
+    /// The quota's period; periods start at 00:00 UTC, weeks on Monday
+    #[arg(long, value_enum, requires = "quota")]
+    pub per: Option<PeriodArg>,
+}
+
+impl PlanCreate {
+    /// The new plan for the core.
+    pub fn new_plan(self) -> NewPlan {
+        NewPlan {
+            name: self.name,
+            limits: PlanLimits {
+                rate_per_second: self.rate,
+                burst: self.burst,
+                quota: self
+                    .quota
+                    .zip(self.per)
+                    .map(|(limit, per)| quota(limit, per)),
+            },
+        }
+    }
+}
+
+// `plans edit`.
 #[derive(Args)]
 pub struct PlanEdit {
     /// The plan to change
@@ -327,8 +389,18 @@ pub struct PlanEdit {
 }
 
 impl PlanEdit {
-    /// The plan's limits after this edit: each field given replaces the current one.
-    pub fn limits(&self, current: &PlanLimits) -> PlanLimits {
+    /// The plan after this edit: each field given replaces the current one.
+    pub fn changed(&self, current: &Plan) -> NewPlan {
+        NewPlan {
+            name: self
+                .new_name
+                .clone()
+                .unwrap_or_else(|| current.name.clone()),
+            limits: self.limits(&current.limits),
+        }
+    }
+
+    fn limits(&self, current: &PlanLimits) -> PlanLimits {
         let (rate_per_second, burst) = if self.no_rate {
             (None, None)
         } else {
@@ -351,7 +423,7 @@ impl PlanEdit {
 }
 
 /// A quota from its two arguments.
-pub fn quota(limit: u64, per: PeriodArg) -> Quota {
+fn quota(limit: u64, per: PeriodArg) -> Quota {
     Quota {
         limit,
         per: per.into(),

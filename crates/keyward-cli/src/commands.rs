@@ -1,4 +1,4 @@
-//! One function per command: the core call, then the text or JSON answer on `out`.
+//! One function per command: the core call, then its answer through `output`.
 
 use std::io::{ErrorKind, Write};
 use std::net::SocketAddr;
@@ -6,55 +6,27 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use keyward_core::{
-    CreatedKey, DbLocation, Error, KeySummary, ListQuery, NewKey, NewPlan, OperatorRole, Plan,
-    PlanLimits, Store, Verdict, MAX_PAGE_SIZE,
+    CreatedKey, DbLocation, Error, KeySummary, ListQuery, OperatorRole, Owner, Store, MAX_PAGE_SIZE,
 };
 use tokio::signal::unix::{signal, SignalKind};
-use zeroize::Zeroizing;
 
-use crate::args::{
-    normalize_id, quota, KeyEdit, OwnersCommand, PlanEdit, PlansCommand, TeamCommand,
-};
+use crate::args::{normalize_id, KeyCreate, KeyEdit, KeyList, PlanCreate, PlanEdit, TeamRoleArg};
 use crate::input::read_token;
-use crate::output::{local, print_keys, print_migration, print_plans, print_sql, to_stderr};
+use crate::output::{self, to_stderr, LoginAdded};
 use crate::Failure;
+
+type Done = Result<ExitCode, Failure>;
 
 /// `keys create`: the token is written and flushed before anything else. If that fails (a closed
 /// pipe, a full disk), nobody has the key, so it is deleted again rather than left active and
 /// counting against its owner's limit.
-pub async fn create_key(
-    store: &Store,
-    new: NewKey,
-    json: bool,
-    out: &mut impl Write,
-) -> Result<ExitCode, Failure> {
-    let created = store.create_key(new).await?;
-    let shown = if json {
-        match serde_json::to_string_pretty(&created) {
-            Ok(text) => write_secret(out, &Zeroizing::new(text)),
-            Err(e) => Err(std::io::Error::other(e)),
-        }
-    } else {
-        write_secret(out, created.token.expose())
-    };
-    if let Err(error) = shown {
+pub async fn create_key(store: &Store, args: KeyCreate, json: bool, out: &mut impl Write) -> Done {
+    let created = store.create_key(args.new_key()).await?;
+    if let Err(error) = output::created_key(out, json, &created) {
         return Err(forget_unshown_key(store, &created, &error).await);
     }
-    if !json {
-        to_stderr(format_args!(
-            "Created \"{}\" ({}_{}), expires {}. Copy the key above now: it is shown only once.",
-            created.key.name,
-            created.key.prefix,
-            created.key.id,
-            local(created.key.expires_at, "never"),
-        ));
-    }
+    output::created_note(json, &created.key);
     Ok(ExitCode::SUCCESS)
-}
-
-fn write_secret(out: &mut impl Write, text: &str) -> std::io::Result<()> {
-    writeln!(out, "{text}")?;
-    out.flush()
 }
 
 /// Deletes a key whose token could not be written, and says so; if even that fails, gives its id
@@ -109,205 +81,135 @@ async fn list_all(
     }
 }
 
-pub async fn list_keys(
-    store: &Store,
-    query: ListQuery,
-    limit: Option<u32>,
-    json: bool,
-    out: &mut impl Write,
-) -> Result<ExitCode, Failure> {
-    let keys = list_all(store, query, limit).await?;
-    if json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&keys)?)?;
-    } else {
-        print_keys(out, &keys)?;
-    }
+pub async fn list_keys(store: &Store, args: KeyList, json: bool, out: &mut impl Write) -> Done {
+    let keys = list_all(store, args.query(), args.limit).await?;
+    output::keys(out, json, &keys)?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// `keys edit`: the key after the change, as `keys list` shows it.
-pub async fn edit_key(
-    store: &Store,
-    edit: KeyEdit,
-    json: bool,
-    out: &mut impl Write,
-) -> Result<ExitCode, Failure> {
+pub async fn edit_key(store: &Store, edit: KeyEdit, json: bool, out: &mut impl Write) -> Done {
     let id = normalize_id(&edit.id);
     let key = store.update_key(&id, edit.update()).await?;
-    if json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&key)?)?;
-    } else {
-        print_keys(out, std::slice::from_ref(&key))?;
-    }
+    output::key(out, json, &key)?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// `plans ...`: the core checks every name and number; this prints the plans it returns.
-pub async fn plans(
+pub async fn revoke_keys(store: &Store, ids: &[String], json: bool, out: &mut impl Write) -> Done {
+    let ids: Vec<String> = ids.iter().map(|id| normalize_id(id)).collect();
+    let outcome = store.revoke_keys(&ids).await?;
+    output::revoked(out, json, &outcome)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn delete_keys(store: &Store, ids: &[String], json: bool, out: &mut impl Write) -> Done {
+    let ids: Vec<String> = ids.iter().map(|id| normalize_id(id)).collect();
+    let deleted = store.delete_keys(&ids).await?;
+    output::keys_deleted(out, json, deleted)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+// `plans ...`: the core checks every name and number; these print the plans it returns.
+
+pub async fn list_plans(store: &Store, json: bool, out: &mut impl Write) -> Done {
+    output::plans(out, json, &store.list_plans().await?)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn create_plan(
     store: &Store,
-    command: PlansCommand,
+    args: PlanCreate,
     json: bool,
     out: &mut impl Write,
-) -> Result<ExitCode, Failure> {
-    let plan = match command {
-        PlansCommand::List => {
-            let plans = store.list_plans().await?;
-            if json {
-                writeln!(out, "{}", serde_json::to_string_pretty(&plans)?)?;
-            } else {
-                print_plans(out, &plans)?;
-            }
-            return Ok(ExitCode::SUCCESS);
-        }
-        PlansCommand::Create {
-            name,
-            rate,
-            burst,
-            quota: limit,
-            per,
-        } => {
-            let limits = PlanLimits {
-                rate_per_second: rate,
-                burst,
-                quota: limit.zip(per).map(|(limit, per)| quota(limit, per)),
-            };
-            store.create_plan(NewPlan { name, limits }).await?
-        }
-        PlansCommand::Edit(edit) => edit_plan(store, &edit).await?,
-        PlansCommand::Delete { name } => {
-            store.delete_plan(&name).await?;
-            if json {
-                writeln!(out, "{}", serde_json::json!({ "deleted": name.trim() }))?;
-            } else {
-                writeln!(out, "Deleted plan \"{}\"", name.trim())?;
-            }
-            return Ok(ExitCode::SUCCESS);
-        }
-        PlansCommand::Default { name } => store.set_default_plan(&name).await?,
-    };
-    if json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&plan)?)?;
-    } else {
-        print_plans(out, std::slice::from_ref(&plan))?;
-    }
+) -> Done {
+    let plan = store.create_plan(args.new_plan()).await?;
+    output::plan(out, json, &plan)?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// Reads the plan, then writes it back with what the edit gives.
-async fn edit_plan(store: &Store, edit: &PlanEdit) -> Result<Plan, Error> {
+pub async fn edit_plan(store: &Store, edit: &PlanEdit, json: bool, out: &mut impl Write) -> Done {
     let current = store.get_plan(&edit.plan).await?;
-    let changed = NewPlan {
-        name: edit
-            .new_name
-            .clone()
-            .unwrap_or_else(|| current.name.clone()),
-        limits: edit.limits(&current.limits),
+    let plan = store
+        .update_plan(&current.name, edit.changed(&current))
+        .await?;
+    output::plan(out, json, &plan)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn delete_plan(store: &Store, name: &str, json: bool, out: &mut impl Write) -> Done {
+    store.delete_plan(name).await?;
+    output::plan_deleted(out, json, name.trim())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn default_plan(store: &Store, name: &str, json: bool, out: &mut impl Write) -> Done {
+    let plan = store.set_default_plan(name).await?;
+    output::plan(out, json, &plan)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+// `owners ...`: each prints the owners it read or changed.
+
+pub async fn list_owners(store: &Store, json: bool, out: &mut impl Write) -> Done {
+    let owners = store.list_owners().await?;
+    show_owners(store, &owners, json, out).await
+}
+
+pub async fn create_owner(store: &Store, name: &str, json: bool, out: &mut impl Write) -> Done {
+    let owner = store.create_owner(name).await?;
+    show_owners(store, &[owner], json, out).await
+}
+
+pub async fn rename_owner(
+    store: &Store,
+    from: &str,
+    to: &str,
+    json: bool,
+    out: &mut impl Write,
+) -> Done {
+    let owner = store.rename_owner(from, to).await?;
+    show_owners(store, &[owner], json, out).await
+}
+
+/// The table shows active keys against the limit, read only for it.
+async fn show_owners(store: &Store, owners: &[Owner], json: bool, out: &mut impl Write) -> Done {
+    let limit = if json {
+        None
+    } else {
+        Some(store.settings().await?.owner_key_limit)
     };
-    store.update_plan(&current.name, changed).await
-}
-
-pub async fn revoke_keys(
-    store: &Store,
-    ids: &[String],
-    json: bool,
-    out: &mut impl Write,
-) -> Result<ExitCode, Failure> {
-    let ids: Vec<String> = ids.iter().map(|id| normalize_id(id)).collect();
-    let outcome = store.revoke_keys(&ids).await?;
-    if json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&outcome)?)?;
-    } else {
-        for id in &outcome.revoked {
-            writeln!(out, "Revoked {id}")?;
-        }
-        for id in &outcome.already_revoked {
-            writeln!(out, "{id} was already revoked")?;
-        }
-    }
+    output::owners(out, owners, limit)?;
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn delete_keys(
-    store: &Store,
-    ids: &[String],
-    json: bool,
-    out: &mut impl Write,
-) -> Result<ExitCode, Failure> {
-    let ids: Vec<String> = ids.iter().map(|id| normalize_id(id)).collect();
-    let deleted = store.delete_keys(&ids).await?;
-    if json {
-        writeln!(out, "{}", serde_json::json!({ "deleted": deleted }))?;
-    } else {
-        writeln!(out, "Deleted {deleted} key(s)")?;
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-pub async fn backup(
-    from: &Path,
-    to: &Path,
-    json: bool,
-    out: &mut impl Write,
-) -> Result<ExitCode, Failure> {
-    keyward_store::backup_file(from, to).await?;
-    if json {
-        writeln!(out, "{}", serde_json::json!({ "backup": to }))?;
-    } else {
-        writeln!(out, "Backed up {} to {}", from.display(), to.display())?;
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-pub async fn owners(
-    store: &Store,
-    command: OwnersCommand,
-    json: bool,
-    out: &mut impl Write,
-) -> Result<ExitCode, Failure> {
-    let owners = match command {
-        OwnersCommand::List => store.list_owners().await?,
-        OwnersCommand::Create { name } => vec![store.create_owner(&name).await?],
-        OwnersCommand::Rename { from, to } => vec![store.rename_owner(&from, &to).await?],
-    };
-    if json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&owners)?)?;
-    } else {
-        let limit = store.settings().await?.owner_key_limit;
-        writeln!(out, "{:<30} {:>8} {:>6}", "OWNER", "ACTIVE", "TOTAL")?;
-        for owner in owners {
-            writeln!(
-                out,
-                "{:<30} {:>8} {:>6}",
-                owner.name,
-                format!("{} / {limit}", owner.active_keys),
-                owner.total_keys
-            )?;
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-pub async fn seed(
-    store: &Store,
-    count: u32,
-    json: bool,
-    out: &mut impl Write,
-) -> Result<ExitCode, Failure> {
+pub async fn seed(store: &Store, count: u32, json: bool, out: &mut impl Write) -> Done {
     let started = std::time::Instant::now();
     let report = store.seed_keys(count).await?;
-    let seconds = started.elapsed().as_secs_f64();
-    if json {
-        let mut shown = serde_json::to_value(&report)?;
-        shown["seconds"] = serde_json::json!(seconds);
-        writeln!(out, "{shown}")?;
+    output::seeded(out, json, &report, started.elapsed().as_secs_f64())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn verify(
+    store: &Store,
+    token: String,
+    scopes: &[String],
+    json: bool,
+    out: &mut impl Write,
+) -> Done {
+    let token = read_token(token)?;
+    let verdict = store.verify(&token, scopes).await?;
+    output::verdict(out, json, &verdict)?;
+    Ok(if verdict.is_valid() {
+        ExitCode::SUCCESS
     } else {
-        writeln!(
-            out,
-            "Seeded {} keys ({} active, {} expired, {} revoked) for {} new owners in \
-             {seconds:.2} s",
-            report.keys, report.active, report.expired, report.revoked, report.owners
-        )?;
-    }
+        ExitCode::from(1)
+    })
+}
+
+pub async fn backup(from: &Path, to: &Path, json: bool, out: &mut impl Write) -> Done {
+    keyward_store::backup_file(from, to).await?;
+    output::backed_up(out, json, from, to)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -316,12 +218,7 @@ pub async fn seed(
 /// empty database made by a typo would leave `dest` no longer empty. The core refuses a `dest`
 /// that is not empty, or is the source itself, in words that say nothing was changed: those
 /// refusals exit 1; a storage failure exits 2.
-pub async fn migrate_to(
-    from: &Path,
-    dest: &Path,
-    json: bool,
-    out: &mut impl Write,
-) -> Result<ExitCode, Failure> {
+pub async fn migrate_to(from: &Path, dest: &Path, json: bool, out: &mut impl Write) -> Done {
     if let keyward_store::Location::File(file) = keyward_store::Location::of(from) {
         if !file.exists() {
             return Err(Failure::Refused(format!(
@@ -341,14 +238,7 @@ pub async fn migrate_to(
         _ => None,
     };
     let source = keyward_store::open(from).await?;
-    let copied = match keyward_store::open(dest).await {
-        Ok(target) => {
-            let copied = source.copy_into(&target).await;
-            target.close().await;
-            copied
-        }
-        Err(error) => Err(error),
-    };
+    let copied = copy_into(&source, dest).await;
     source.close().await;
     if let (Err(_), Some(file)) = (&copied, &new_file) {
         for suffix in ["", "-wal", "-shm", "-journal"] {
@@ -361,126 +251,51 @@ pub async fn migrate_to(
         Error::InvalidInput(words) => Failure::Refused(words),
         other => Failure::from(other),
     })?;
-    let seconds = started.elapsed().as_secs_f64();
-    if json {
-        let mut shown = serde_json::to_value(&report)?;
-        shown["seconds"] = serde_json::json!(seconds);
-        writeln!(out, "{}", serde_json::to_string_pretty(&shown)?)?;
-    } else {
-        print_migration(out, &report, seconds)?;
-    }
+    output::migrated(out, json, &report, started.elapsed().as_secs_f64())?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// `team init` / `team add`: the SQL run goes to standard output, in order, as it ran; what it
-/// means (and how to give a new login a password) to standard error. Never takes a password: a
-/// command line is visible to every user of the machine (`ps`) and kept in shell histories.
-pub async fn team(
+/// Opens the store at `dest` and copies `source` into it; `dest` is closed again either way.
+async fn copy_into(source: &Store, dest: &Path) -> keyward_core::Result<keyward_core::CopyReport> {
+    let target = keyward_store::open(dest).await?;
+    let copied = source.copy_into(&target).await;
+    target.close().await;
+    copied
+}
+
+// `team init` / `team add`: the SQL run goes to standard output, in order, as it ran; what it
+// means (and how to give a new login a password) to standard error. Never takes a password: a
+// command line is visible to every user of the machine (`ps`) and kept in shell histories.
+
+pub async fn team_init(location: &DbLocation, json: bool, out: &mut impl Write) -> Done {
+    let sql = keyward_store::team::init(&location.path).await?;
+    output::team_ready(out, json, &sql, &location.shown())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn team_add(
     location: &DbLocation,
-    command: TeamCommand,
+    login: &str,
+    role: TeamRoleArg,
     json: bool,
     out: &mut impl Write,
-) -> Result<ExitCode, Failure> {
-    let shown = location.shown();
-    match command {
-        TeamCommand::Init => {
-            let sql = keyward_store::team::init(&location.path).await?;
-            if json {
-                writeln!(out, "{}", serde_json::json!({ "sql": sql }))?;
-                return Ok(ExitCode::SUCCESS);
-            }
-            print_sql(out, &sql)?;
-            to_stderr(format_args!(
-                "Keyward's roles are set up on {shown}. Give each login one: keyward-cli team \
-                 add LOGIN --role admin|manager|verifier"
-            ));
-        }
-        TeamCommand::Add { login, role } => {
-            let role = OperatorRole::from(role);
-            let added = keyward_store::team::add(&location.path, &login, role).await?;
-            if json {
-                let shown_role = serde_json::to_value(role)?;
-                writeln!(
-                    out,
-                    "{}",
-                    serde_json::json!({
-                        "login": login, "role": shown_role,
-                        "created_login": added.created_login, "sql": added.sql,
-                    })
-                )?;
-                return Ok(ExitCode::SUCCESS);
-            }
-            print_sql(out, &added.sql)?;
-            let words = role_words(role);
-            if added.sql.is_empty() {
-                to_stderr(format_args!(
-                    "{login} is {words} on {shown} already; nothing was changed."
-                ));
-            } else {
-                to_stderr(format_args!("{login} is now {words} on {shown}."));
-            }
-            if added.created_login {
-                // Quoted as psql reads it, so a login with spaces or a `;` is one argument.
-                let quoted = keyward_store::team::quoted(&login);
-                to_stderr(format_args!(
-                    "The login {login} was created without a password. Set one in psql with \
-                     \\password {quoted} (or ALTER ROLE ... PASSWORD, typed in psql, never on a \
-                     command line), unless the server lets it log in another way (pg_hba.conf)."
-                ));
-            }
-        }
-    }
+) -> Done {
+    let role = OperatorRole::from(role);
+    let added = keyward_store::team::add(&location.path, login, role).await?;
+    let done = LoginAdded {
+        login,
+        role,
+        added: &added,
+        shown: &location.shown(),
+    };
+    output::login_added(out, json, &done)?;
     Ok(ExitCode::SUCCESS)
-}
-
-fn role_words(role: OperatorRole) -> &'static str {
-    match role {
-        OperatorRole::Admin => "an administrator",
-        OperatorRole::Manager => "a key manager",
-        OperatorRole::Verifier => "a verifier",
-    }
-}
-
-pub async fn verify(
-    store: &Store,
-    token: String,
-    scopes: &[String],
-    json: bool,
-    out: &mut impl Write,
-) -> Result<ExitCode, Failure> {
-    let token = read_token(token)?;
-    let verdict = store.verify(&token, scopes).await?;
-    if json {
-        writeln!(out, "{}", serde_json::to_string(&verdict)?)?;
-    } else {
-        match &verdict {
-            Verdict::Valid { key } => writeln!(
-                out,
-                "VALID {} \"{}\" owner {}, role {}, scopes [{}], expires {}",
-                key.id,
-                key.name,
-                key.owner,
-                key.role.as_str(),
-                key.scopes.join(", "),
-                local(key.expires_at, "never")
-            )?,
-            Verdict::Forbidden { missing } => {
-                writeln!(out, "FORBIDDEN (missing scope: {})", missing.join(", "))?
-            }
-            other => writeln!(out, "{}", other.label())?,
-        }
-    }
-    Ok(if verdict.is_valid() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
 }
 
 /// `serve`: the verify server (crates/keyward-server) on this store until SIGTERM or SIGINT.
 /// The server logs its start and stop lines; requests in flight finish before this returns,
 /// and `run` then closes the store.
-pub async fn serve(store: &Store, listen: SocketAddr) -> Result<ExitCode, Failure> {
+pub async fn serve(store: &Store, listen: SocketAddr) -> Done {
     // Before binding, so a signal sent as soon as the port answers is not lost.
     let cannot = |e: std::io::Error| {
         Failure::Broken(format!("Could not watch for stop signals: {}", plain(&e)))

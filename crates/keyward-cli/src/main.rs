@@ -23,9 +23,11 @@ use std::io::{ErrorKind, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
-use keyward_core::{resolve_db_location, Error};
+use keyward_core::{resolve_db_location, Error, Store};
 
-use crate::args::{Cli, Command, DevCommand, KeysCommand, StoreCommand};
+use crate::args::{
+    Cli, Command, DevCommand, KeysCommand, OwnersCommand, PlansCommand, StoreCommand, TeamCommand,
+};
 use crate::output::to_stderr;
 
 pub enum Failure {
@@ -82,88 +84,66 @@ async fn run(cli: Cli, out: &mut impl Write) -> Result<ExitCode, Failure> {
         Failure::Broken(format!("Could not create {}: {e}", location.path.display()))
     })?;
     let json = cli.json;
-    let command = match cli.command {
-        Command::Backup { path } => {
-            let done = commands::backup(&location.path, &path, json, out).await;
-            return done.and_then(|code| out.flush().map(|()| code).map_err(Failure::from));
+    let done = match cli.command {
+        Command::Backup { path } => commands::backup(&location.path, &path, json, out).await,
+        Command::MigrateTo { dest } => commands::migrate_to(&location.path, &dest, json, out).await,
+        Command::Team(TeamCommand::Init) => commands::team_init(&location, json, out).await,
+        Command::Team(TeamCommand::Add { login, role }) => {
+            commands::team_add(&location, &login, role, json, out).await
         }
-        Command::MigrateTo { dest } => {
-            let done = commands::migrate_to(&location.path, &dest, json, out).await;
-            return done.and_then(|code| out.flush().map(|()| code).map_err(Failure::from));
+        Command::OnStore(command) => {
+            let store = keyward_store::open(&location.path).await?;
+            let done = flushed(run_on_store(&store, command, json, out).await, out);
+            store.close().await;
+            return done;
         }
-        Command::Team(command) => {
-            let done = commands::team(&location, command, json, out).await;
-            return done.and_then(|code| out.flush().map(|()| code).map_err(Failure::from));
-        }
-        Command::OnStore(command) => command,
     };
-    let store = keyward_store::open(&location.path).await?;
-    let done = match command {
-        StoreCommand::Keys(KeysCommand::Create {
-            name,
-            expires,
-            owner,
-            role,
-            scopes,
-            no_usage_tracking,
-            override_limit,
-            plan,
-        }) => {
-            let new = keyward_core::NewKey {
-                name,
-                owner,
-                role: role.into(),
-                scopes,
-                track_usage: !no_usage_tracking,
-                expiry: expires,
-                override_limit,
-                plan,
-            };
-            commands::create_key(&store, new, json, out).await
-        }
-        StoreCommand::Keys(KeysCommand::List {
-            search,
-            status,
-            owner,
-            role,
-            expiring_within,
-            limit,
-        }) => {
-            let query = keyward_core::ListQuery {
-                search,
-                status: status.map(Into::into),
-                owner,
-                role: role.map(Into::into),
-                expiring_within_days: expiring_within,
-                ..keyward_core::ListQuery::default()
-            };
-            commands::list_keys(&store, query, limit, json, out).await
-        }
-        StoreCommand::Keys(KeysCommand::Edit(edit)) => {
-            commands::edit_key(&store, edit, json, out).await
-        }
-        StoreCommand::Keys(KeysCommand::Revoke { ids }) => {
-            commands::revoke_keys(&store, &ids, json, out).await
-        }
-        StoreCommand::Keys(KeysCommand::Delete { ids }) => {
-            commands::delete_keys(&store, &ids, json, out).await
-        }
-        StoreCommand::Owners(command) => commands::owners(&store, command, json, out).await,
-        StoreCommand::Plans(command) => commands::plans(&store, command, json, out).await,
+    flushed(done, out)
+}
+
+/// A command's outcome once standard output is flushed: a write that fails there fails it too.
+fn flushed(done: Result<ExitCode, Failure>, out: &mut impl Write) -> Result<ExitCode, Failure> {
+    done.and_then(|code| out.flush().map(|()| code).map_err(Failure::from))
+}
+
+/// The commands on an opened store, one line each: `args` turns arguments into what the core
+/// takes, `commands` runs them, `output` prints.
+async fn run_on_store(
+    store: &Store,
+    command: StoreCommand,
+    json: bool,
+    out: &mut impl Write,
+) -> Result<ExitCode, Failure> {
+    match command {
+        StoreCommand::Keys(command) => match command {
+            KeysCommand::Create(args) => commands::create_key(store, args, json, out).await,
+            KeysCommand::List(args) => commands::list_keys(store, args, json, out).await,
+            KeysCommand::Edit(edit) => commands::edit_key(store, edit, json, out).await,
+            KeysCommand::Revoke { ids } => commands::revoke_keys(store, &ids, json, out).await,
+            KeysCommand::Delete { ids } => commands::delete_keys(store, &ids, json, out).await,
+        },
+        StoreCommand::Plans(command) => match command {
+            PlansCommand::List => commands::list_plans(store, json, out).await,
+            PlansCommand::Create(args) => commands::create_plan(store, args, json, out).await,
+            PlansCommand::Edit(edit) => commands::edit_plan(store, &edit, json, out).await,
+            PlansCommand::Delete { name } => commands::delete_plan(store, &name, json, out).await,
+            PlansCommand::Default { name } => commands::default_plan(store, &name, json, out).await,
+        },
+        StoreCommand::Owners(command) => match command {
+            OwnersCommand::List => commands::list_owners(store, json, out).await,
+            OwnersCommand::Create { name } => commands::create_owner(store, &name, json, out).await,
+            OwnersCommand::Rename { from, to } => {
+                commands::rename_owner(store, &from, &to, json, out).await
+            }
+        },
         StoreCommand::Dev(DevCommand::Seed { count }) => {
-            commands::seed(&store, count, json, out).await
+            commands::seed(store, count, json, out).await
         }
         StoreCommand::Verify { token, scopes } => {
-            commands::verify(&store, token, &scopes, json, out).await
+            commands::verify(store, token, &scopes, json, out).await
         }
-        StoreCommand::Serve { listen } => commands::serve(&store, listen).await,
-    };
-    let code = match done {
-        Ok(code) => out.flush().map(|()| code).map_err(Failure::from),
-        Err(failure) => Err(failure),
-    };
-    store.close().await;
-    code
+        StoreCommand::Serve { listen } => commands::serve(store, listen).await,
+    }
 }
 
 /// clap's help, version or usage error. Help and version go to standard output, which may fail

@@ -16,7 +16,9 @@ pub const MAX_EXPIRY_DAYS: u32 = 3650;
 pub const MAX_PAGE_SIZE: u32 = 200;
 pub const DEFAULT_OWNER_KEY_LIMIT: u32 = 5;
 pub const DEFAULT_CLIPBOARD_CLEAR_SECONDS: u32 = 30;
-/// "Expires soon" means within this many days.
+/// "Expires soon" means within this many days. Not read in Rust: the UI keeps its own copy
+/// (`EXPIRES_SOON_DAYS` in `ui/src/components/keys/meta.ts`), since constants are not exported to
+/// the UI's bindings (ts-rs exports types). Change both together until this one reaches the UI.
 pub const EXPIRES_SOON_DAYS: u32 = 7;
 
 /// Derived from the row and the clock, never stored: Revoked beats Expired beats Active.

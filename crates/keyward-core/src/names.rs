@@ -238,8 +238,9 @@ pub fn key_search_text(name: &str, prefix: &str, id: &str) -> String {
     )
 }
 
-/// Whether `text` is in NFC.
-pub fn is_nfc(text: &str) -> bool {
+/// Whether `text` is in NFC (for the tests of names' stored form).
+#[cfg(test)]
+pub(crate) fn is_nfc(text: &str) -> bool {
     ComposingNormalizerBorrowed::new_nfc().is_normalized(text)
 }
 

@@ -6,7 +6,9 @@
 //! - `check`: 6 base62 characters encoding the CRC32 of everything before it, so a typo or a
 //!   made-up string is rejected before any database read.
 //!
-//! Only `[A-Za-z0-9_]` appears, so a double-click selects the whole key.
+//! Only `[A-Za-z0-9_]` appears, so a double-click selects the whole key. The regular expression
+//! secret scanners use to find keys is written once, in the README ("The key format"); a test
+//! below checks every generated key against it.
 
 use rand::rngs::OsRng;
 use rand::Rng;
@@ -20,9 +22,6 @@ pub const CHECK_LEN: usize = 6;
 pub const PREFIX_MIN: usize = 2;
 pub const PREFIX_MAX: usize = 16;
 pub const DEFAULT_PREFIX: &str = "kw";
-
-/// The regular expression secret scanners can use to find Keyward keys (also in the README).
-pub const TOKEN_REGEX: &str = r"\b[a-z0-9]{2,16}_[A-Za-z0-9]{10}_[A-Za-z0-9]{38}\b";
 
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
@@ -201,6 +200,44 @@ mod tests {
         assert!(token
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+    }
+
+    /// The regular expression the README gives secret scanners, read from the README itself.
+    fn documented_regex() -> regex::Regex {
+        let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"));
+        let after = readme
+            .split_once("For secret scanners, every Keyward key matches:")
+            .expect("the README's key format section")
+            .1;
+        let pattern = after
+            .lines()
+            .map(str::trim)
+            .find(|line| !line.is_empty() && !line.starts_with("```"))
+            .expect("the regular expression");
+        regex::Regex::new(pattern).expect("a valid regular expression")
+    }
+
+    #[test]
+    fn every_generated_token_matches_the_regex_the_readme_gives_scanners() {
+        let regex = documented_regex();
+        for prefix in ["kw", "ab", "0123456789abcdef", "live2"] {
+            for _ in 0..50 {
+                let generated = fresh(prefix);
+                let token = generated.token.expose();
+                let text = format!("export API_KEY=\"{token}\"; # from keyward\n");
+                let found: Vec<&str> = regex.find_iter(&text).map(|m| m.as_str()).collect();
+                assert_eq!(found, [token], "{regex}");
+            }
+        }
+        // Not a key: a prefix too long, an id too short, a secret and check cut short.
+        let token = fresh("kw").token.expose().to_owned();
+        for not_a_key in [
+            format!("abcdefghijklmnopq{}", &token[2..]),
+            format!("kw_{}", &token[4..]),
+            token[..token.len() - 1].to_owned(),
+        ] {
+            assert!(!regex.is_match(&not_a_key), "{not_a_key}");
+        }
     }
 
     #[test]

@@ -144,36 +144,40 @@ impl Address {
 
     /// The words for the failure `error` of a statement `doing` something a refusal can name.
     pub(crate) fn explain_doing(&self, error: sqlx::Error, doing: Doing) -> Error {
-        let server = self.server();
-        let database = match error {
-            sqlx::Error::Database(e) => e,
-            sqlx::Error::Io(e) => return self.unreachable(&io_words(&e)),
+        match error {
+            sqlx::Error::Database(database) => self.explain_sqlstate(&*database, doing),
+            other => self.explain_driver(other),
+        }
+    }
+
+    /// A failure the server did not answer with a SQLSTATE: no connection, or the driver's own.
+    fn explain_driver(&self, error: sqlx::Error) -> Error {
+        match error {
+            sqlx::Error::Io(e) => self.unreachable(&io_words(&e)),
             sqlx::Error::PoolTimedOut => {
-                return self.unreachable("no connection was free or could be made in time")
+                self.unreachable("no connection was free or could be made in time")
             }
-            sqlx::Error::PoolClosed => {
-                return Error::Unavailable(
-                    "The connection to the key database was closed; nothing was changed.".into(),
-                )
-            }
-            sqlx::Error::Tls(e) => {
-                return Error::Unavailable(format!(
-                    "A secure connection to the PostgreSQL server at {server} could not be made \
-                     ({e}); nothing was changed."
-                ))
-            }
-            sqlx::Error::Configuration(_) => {
-                return Error::InvalidInput(
-                    "The PostgreSQL address is not valid; write it as \
-                     postgres://USER@HOST:PORT/DATABASE. Nothing was changed."
-                        .into(),
-                )
-            }
-            sqlx::Error::RowNotFound => {
-                return Error::Database("a row it needed was not there".into())
-            }
-            other => return Error::Database(other.to_string()),
-        };
+            sqlx::Error::PoolClosed => Error::Unavailable(
+                "The connection to the key database was closed; nothing was changed.".into(),
+            ),
+            sqlx::Error::Tls(e) => Error::Unavailable(format!(
+                "A secure connection to the PostgreSQL server at {} could not be made ({e}); \
+                 nothing was changed.",
+                self.server()
+            )),
+            sqlx::Error::Configuration(_) => Error::InvalidInput(
+                "The PostgreSQL address is not valid; write it as \
+                 postgres://USER@HOST:PORT/DATABASE. Nothing was changed."
+                    .into(),
+            ),
+            sqlx::Error::RowNotFound => Error::Database("a row it needed was not there".into()),
+            other => Error::Database(other.to_string()),
+        }
+    }
+
+    /// A failure the server answered with a SQLSTATE, told by that code.
+    fn explain_sqlstate(&self, database: &dyn sqlx::error::DatabaseError, doing: Doing) -> Error {
+        let server = self.server();
         let code = database.code().map(|c| c.into_owned()).unwrap_or_default();
         let said = database.message().trim_end_matches('.').to_owned();
         match code.as_str() {

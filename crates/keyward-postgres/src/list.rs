@@ -86,7 +86,7 @@ fn status_condition(status: KeyStatus, now: &str) -> String {
 }
 
 /// The ORDER BY for a sort, ties by creation then id in the same direction. Status and usage
-/// order their parts this way (see [`ListSql::new`]).
+/// order their parts this way (see [`status_page_sql`] and [`usage_page_sql`]).
 fn order_by(sort: SortColumn, dir: &str) -> String {
     let lead = match sort {
         SortColumn::Created | SortColumn::Status | SortColumn::Usage => None,
@@ -111,20 +111,36 @@ struct ListSql {
 }
 
 impl ListSql {
+    /// The filters come first, so their values are the first of the page's and all of the
+    /// count's (with its limit after them).
     fn new(request: &ListRequest<'_>, short: Option<&ShortMatches>) -> Self {
         let mut p = Params::default();
+        let filters = Filters::of(&mut p, request, short);
+        let count = count_sql(request, short, &filters);
+        let page = page_sql(&mut p, request, &filters);
+        let mut count_params = p.values.get(..filters.params).unwrap_or_default().to_vec();
+        count_params.extend(request.count_limit.map(Arg::Int));
+        Self {
+            page,
+            count,
+            params: p.values,
+            count_params,
+        }
+    }
+}
+
+/// The conditions a request asks for, shared by its page and its count.
+struct Filters {
+    conditions: Vec<String>,
+    /// How many values they bind: the statement's first ones.
+    params: usize,
+}
+
+impl Filters {
+    fn of(p: &mut Params, request: &ListRequest<'_>, short: Option<&ShortMatches>) -> Self {
         let mut conditions: Vec<String> = Vec::new();
         if let Some(term) = &request.search {
-            if let Some(seqs) = short.and_then(|found| found.all.as_ref()) {
-                let s = p.add(Arg::Seqs(seqs.clone()));
-                conditions.push(format!("k.seq = ANY({s})"));
-            } else {
-                // A byte-wise LIKE on text already folded (migration 0005): found through its
-                // trigram index from three characters; a short term held by many keys is
-                // tested row by row while a sort's index is walked, which soon fills a page.
-                let s = p.add(Arg::Text(like_pattern(term)));
-                conditions.push(format!("k.search_text LIKE {s}"));
-            }
+            conditions.push(search_condition(p, term, short));
         }
         if let Some(status) = request.query.status {
             let now = p.now(request.now);
@@ -150,147 +166,183 @@ impl ListSql {
                  AND {EXPIRY_OR_NEVER} <= {until}"
             ));
         }
-        let filter_params = p.values.len();
-        let where_sql = if conditions.is_empty() {
+        Self {
+            conditions,
+            params: p.values.len(),
+        }
+    }
+
+    /// ` WHERE …`, or nothing when there is no condition.
+    fn where_sql(&self) -> String {
+        if self.conditions.is_empty() {
             String::new()
         } else {
-            format!(" WHERE {}", conditions.join(" AND "))
-        };
-        // How a part's own condition joins the filters.
-        let and = if conditions.is_empty() {
+            format!(" WHERE {}", self.conditions.join(" AND "))
+        }
+    }
+
+    /// How a part's own condition joins the filters.
+    fn and(&self) -> &'static str {
+        if self.conditions.is_empty() {
             "WHERE"
         } else {
             "AND"
-        };
-        let count = if short.is_some() && conditions.len() == 1 {
-            None
-        } else if conditions.is_empty() {
-            // The total kept by migration 0004's triggers, unless row policies hide rows from
-            // this login (a key manager): then its own keys, counted. A scalar subquery in a
-            // CASE runs only when its branch is taken.
-            Some(
-                "SELECT CASE WHEN row_security_active('api_keys') \
-               THEN (SELECT count(*) FROM api_keys) \
-               ELSE (SELECT keys FROM key_totals) END"
-                    .to_owned(),
-            )
-        } else if request.count_limit.is_some() {
-            // A search counts up to its limit: the count stops there, as the page does. The
-            // order does not change a count; it is asked in the order of the search text's
-            // B-tree (migration 0005) so that a term in many keys is counted from that index
-            // alone (an index-only scan, 3.6 ms for "production" at 100,000 keys) rather than
-            // from the rows, which PostgreSQL estimates the same and which took 10 ms. A rare
-            // term is still found through the trigram index and its few matches sorted.
-            Some(format!(
-                "SELECT count(*) FROM (SELECT 1 FROM api_keys k{where_sql} \
-                 ORDER BY k.search_text LIMIT ${}) AS matched",
-                filter_params + 1
-            ))
-        } else {
-            Some(format!("SELECT count(*) FROM api_keys k{where_sql}"))
-        };
-
-        let dir = if request.query.descending {
-            "DESC"
-        } else {
-            "ASC"
-        };
-        let order = order_by(request.query.sort, dir);
-        let columns = key_columns!();
-        let page = match request.query.sort {
-            SortColumn::Usage => {
-                let [day, week, month] = request.usage_periods.map(|at| p.add(Arg::Time(at)));
-                // A count counts when it is above 0 and of the current period of the key's
-                // plan. The periods are a small table joined on both columns, rather than a
-                // CASE: PostgreSQL then estimates from the counts' own statistics how many
-                // match.
-                let current = format!(
-                    "(VALUES ('day', {day}::timestamptz), ('week', {week}::timestamptz), \
-                     ('month', {month}::timestamptz)) AS cur(period, start)"
-                );
-                let first = p.add(Arg::Int(
-                    i64::from(request.query.offset) + i64::from(request.limit),
-                ));
-                let (limit, offset) = page_bounds(&mut p, request);
-                let key_filters: String = conditions.iter().map(|c| format!(" AND {c}")).collect();
-                // Keys with a count, from quota_usage_by_used in count order (ties by id), each
-                // looked up by its id in the LATERAL subquery; then the others, from
-                // api_keys_by_created. OFFSET 0 keeps that subquery from being merged into the
-                // join, so it runs once per count read, in the index's order, and the LIMIT
-                // stops the walk once the page is full. Merged, it is a plain join, which
-                // PostgreSQL, pricing each lookup by id as a read from disk, plans for a filter
-                // keeping a tenth of the keys by hashing every count with every such key and
-                // sorting them all: slower for the first pages. `walks_counts` says when the
-                // join is left to PostgreSQL all the same.
-                let fence = if walks_counts(request) {
-                    " OFFSET 0"
-                } else {
-                    ""
-                };
-                format!(
-                    "(SELECT ck.*, 1 AS usage_rank, u.used AS usage_count, \
-                       'epoch'::timestamptz AS usage_tie \
-                     FROM quota_usage u CROSS JOIN LATERAL \
-                       (SELECT {columns} FROM {KEYS_WITH_OWNER} JOIN {current} \
-                         ON cur.period = pl.quota_period AND cur.start = u.period_start \
-                       WHERE k.id = u.key_id{key_filters}{fence}) ck \
-                     WHERE u.used > 0 ORDER BY u.used {dir}, u.key_id {dir} LIMIT {first}) \
-                     UNION ALL \
-                     (SELECT {columns}, 0 AS usage_rank, 0::bigint AS usage_count, \
-                       k.created_at AS usage_tie \
-                     FROM {KEYS_WITH_OWNER}{where_sql} {and} NOT EXISTS \
-                       (SELECT 1 FROM quota_usage u JOIN {current} \
-                         ON cur.period = pl.quota_period AND cur.start = u.period_start \
-                       WHERE u.key_id = k.id AND u.used > 0) \
-                     {order} LIMIT {first}) \
-                     ORDER BY usage_rank {dir}, usage_count {dir}, usage_tie {dir}, id {dir} \
-                     LIMIT {limit} OFFSET {offset}"
-                )
-            }
-            SortColumn::Status if request.query.status.is_none() => {
-                let now = p.now(request.now);
-                let first = p.add(Arg::Int(
-                    i64::from(request.query.offset) + i64::from(request.limit),
-                ));
-                let (limit, offset) = page_bounds(&mut p, request);
-                // Each status's first offset + limit keys in list order, then the page.
-                let parts: Vec<String> = STATUS_RANKS
-                    .iter()
-                    .map(|(status, rank)| {
-                        format!(
-                            "(SELECT {columns}, {rank} AS status_rank FROM {KEYS_WITH_OWNER}\
-                             {where_sql} {and} {} {order} LIMIT {first})",
-                            status_condition(*status, &now)
-                        )
-                    })
-                    .collect();
-                format!(
-                    "{} ORDER BY status_rank {dir}, created_at {dir}, id {dir} \
-                     LIMIT {limit} OFFSET {offset}",
-                    parts.join(" UNION ALL ")
-                )
-            }
-            _ => {
-                let (limit, offset) = page_bounds(&mut p, request);
-                format!(
-                    "SELECT {columns} FROM {KEYS_WITH_OWNER}{where_sql} {order} \
-                     LIMIT {limit} OFFSET {offset}"
-                )
-            }
-        };
-        let mut count_params = p.values.get(..filter_params).unwrap_or_default().to_vec();
-        count_params.extend(request.count_limit.map(Arg::Int));
-        Self {
-            page,
-            count,
-            params: p.values,
-            count_params,
         }
     }
 }
 
+/// The search: the short term's matches by seq, or a substring of the search text.
+fn search_condition(p: &mut Params, term: &str, short: Option<&ShortMatches>) -> String {
+    if let Some(seqs) = short.and_then(|found| found.all.as_ref()) {
+        let s = p.add(Arg::Seqs(seqs.clone()));
+        format!("k.seq = ANY({s})")
+    } else {
+        // A byte-wise LIKE on text already folded (migration 0005): found through its trigram
+        // index from three characters; a short term held by many keys is tested row by row
+        // while a sort's index is walked, which soon fills a page.
+        let s = p.add(Arg::Text(like_pattern(term)));
+        format!("k.search_text LIKE {s}")
+    }
+}
+
+/// The count's SQL; `None` when the short term's look-up counted and is the only condition.
+/// Its values are the filters' and then the search's count limit.
+fn count_sql(
+    request: &ListRequest<'_>,
+    short: Option<&ShortMatches>,
+    filters: &Filters,
+) -> Option<String> {
+    let where_sql = filters.where_sql();
+    if short.is_some() && filters.conditions.len() == 1 {
+        None
+    } else if filters.conditions.is_empty() {
+        // The total kept by migration 0004's triggers, unless row policies hide rows from this
+        // login (a key manager): then its own keys, counted. A scalar subquery in a CASE runs
+        // only when its branch is taken.
+        Some(
+            "SELECT CASE WHEN row_security_active('api_keys') \
+               THEN (SELECT count(*) FROM api_keys) \
+               ELSE (SELECT keys FROM key_totals) END"
+                .to_owned(),
+        )
+    } else if request.count_limit.is_some() {
+        // A search counts up to its limit: the count stops there, as the page does. The order
+        // does not change a count; it is asked in the order of the search text's B-tree
+        // (migration 0005) so that a term in many keys is counted from that index alone (an
+        // index-only scan, 3.6 ms for "production" at 100,000 keys) rather than from the rows,
+        // which PostgreSQL estimates the same and which took 10 ms. A rare term is still found
+        // through the trigram index and its few matches sorted.
+        Some(format!(
+            "SELECT count(*) FROM (SELECT 1 FROM api_keys k{where_sql} \
+             ORDER BY k.search_text LIMIT ${}) AS matched",
+            filters.params + 1
+        ))
+    } else {
+        Some(format!("SELECT count(*) FROM api_keys k{where_sql}"))
+    }
+}
+
+/// The page's SQL, its values added after the filters'.
+fn page_sql(p: &mut Params, request: &ListRequest<'_>, filters: &Filters) -> String {
+    match request.query.sort {
+        SortColumn::Usage => usage_page_sql(p, request, filters),
+        SortColumn::Status if request.query.status.is_none() => {
+            status_page_sql(p, request, filters)
+        }
+        _ => {
+            let (limit, offset) = page_bounds(p, request);
+            format!(
+                "SELECT {} FROM {KEYS_WITH_OWNER}{} {} LIMIT {limit} OFFSET {offset}",
+                key_columns!(),
+                filters.where_sql(),
+                order_by(request.query.sort, direction(request)),
+            )
+        }
+    }
+}
+
+/// Each status's first offset + limit keys in list order, then the page from those.
+fn status_page_sql(p: &mut Params, request: &ListRequest<'_>, filters: &Filters) -> String {
+    let columns = key_columns!();
+    let (where_sql, and) = (filters.where_sql(), filters.and());
+    let dir = direction(request);
+    let order = order_by(request.query.sort, dir);
+    let now = p.now(request.now);
+    let first = first_rows(p, request);
+    let (limit, offset) = page_bounds(p, request);
+    let parts: Vec<String> = STATUS_RANKS
+        .iter()
+        .map(|(status, rank)| {
+            format!(
+                "(SELECT {columns}, {rank} AS status_rank FROM {KEYS_WITH_OWNER}\
+                 {where_sql} {and} {} {order} LIMIT {first})",
+                status_condition(*status, &now)
+            )
+        })
+        .collect();
+    format!(
+        "{} ORDER BY status_rank {dir}, created_at {dir}, id {dir} \
+         LIMIT {limit} OFFSET {offset}",
+        parts.join(" UNION ALL ")
+    )
+}
+
+/// Keys with a count, from quota_usage_by_used in count order (ties by id), each looked up by
+/// its id in the LATERAL subquery; then the others, from api_keys_by_created; then the page.
+fn usage_page_sql(p: &mut Params, request: &ListRequest<'_>, filters: &Filters) -> String {
+    let columns = key_columns!();
+    let (where_sql, and) = (filters.where_sql(), filters.and());
+    let dir = direction(request);
+    let order = order_by(request.query.sort, dir);
+    let [day, week, month] = request.usage_periods.map(|at| p.add(Arg::Time(at)));
+    // A count counts when it is above 0 and of the current period of the key's plan. The
+    // periods are a small table joined on both columns, rather than a CASE: PostgreSQL then
+    // estimates from the counts' own statistics how many match.
+    let current = format!(
+        "(VALUES ('day', {day}::timestamptz), ('week', {week}::timestamptz), \
+         ('month', {month}::timestamptz)) AS cur(period, start)"
+    );
+    let first = first_rows(p, request);
+    let (limit, offset) = page_bounds(p, request);
+    let key_filters: String = filters
+        .conditions
+        .iter()
+        .map(|c| format!(" AND {c}"))
+        .collect();
+    // OFFSET 0 keeps the LATERAL subquery from being merged into the join, so it runs once per
+    // count read, in the index's order, and the LIMIT stops the walk once the page is full.
+    // Merged, it is a plain join, which PostgreSQL, pricing each lookup by id as a read from
+    // disk, plans for a filter keeping a tenth of the keys by hashing every count with every
+    // such key and sorting them all: slower for the first pages. `walks_counts` says when the
+    // join is left to PostgreSQL all the same.
+    let fence = if walks_counts(request) {
+        " OFFSET 0"
+    } else {
+        ""
+    };
+    format!(
+        "(SELECT ck.*, 1 AS usage_rank, u.used AS usage_count, \
+           'epoch'::timestamptz AS usage_tie \
+         FROM quota_usage u CROSS JOIN LATERAL \
+           (SELECT {columns} FROM {KEYS_WITH_OWNER} JOIN {current} \
+             ON cur.period = pl.quota_period AND cur.start = u.period_start \
+           WHERE k.id = u.key_id{key_filters}{fence}) ck \
+         WHERE u.used > 0 ORDER BY u.used {dir}, u.key_id {dir} LIMIT {first}) \
+         UNION ALL \
+         (SELECT {columns}, 0 AS usage_rank, 0::bigint AS usage_count, \
+           k.created_at AS usage_tie \
+         FROM {KEYS_WITH_OWNER}{where_sql} {and} NOT EXISTS \
+           (SELECT 1 FROM quota_usage u JOIN {current} \
+             ON cur.period = pl.quota_period AND cur.start = u.period_start \
+           WHERE u.key_id = k.id AND u.used > 0) \
+         {order} LIMIT {first}) \
+         ORDER BY usage_rank {dir}, usage_count {dir}, usage_tie {dir}, id {dir} \
+         LIMIT {limit} OFFSET {offset}"
+    )
+}
+
 /// Whether the usage sort's counted part walks `quota_usage_by_used` in order whatever
-/// PostgreSQL estimates (see [`ListSql::new`]). A walk costs a lookup by id per count read, so
+/// PostgreSQL estimates (see [`usage_page_sql`]). A walk costs a lookup by id per count read, so
 /// it is quick when the filters keep a good share of the keys: none, a status or a role (a page
 /// of 50 at 100,000 keys with 2,000 counts, role admin: 2.4 ms for the counted keys, against
 /// 4.8 ms fetching and sorting them all), or a term too short for trigrams, which is tested row
@@ -312,6 +364,21 @@ fn page_bounds(p: &mut Params, request: &ListRequest<'_>) -> (String, String) {
         p.add(Arg::Int(i64::from(request.limit))),
         p.add(Arg::Int(i64::from(request.query.offset))),
     )
+}
+
+/// How many rows each part of a status or usage page reads: every row up to the page's end.
+fn first_rows(p: &mut Params, request: &ListRequest<'_>) -> String {
+    p.add(Arg::Int(
+        i64::from(request.query.offset) + i64::from(request.limit),
+    ))
+}
+
+fn direction(request: &ListRequest<'_>) -> &'static str {
+    if request.query.descending {
+        "DESC"
+    } else {
+        "ASC"
+    }
 }
 
 type PgQueryAs<'q, O> = QueryAs<'q, Postgres, O, PgArguments>;

@@ -121,14 +121,43 @@ fn policy(table: &str, name: &str, rule: String) -> String {
 /// Which rows each role may touch. Policies of one command are OR'ed, so a login holds one
 /// Keyward role (`team add` sees to it): a manager who were also a verifier would see every key.
 pub(crate) fn policies() -> Vec<String> {
-    let every_row = |role: &str| format!("FOR ALL TO {role} USING (true) WITH CHECK (true)");
-    let mut all = Vec::new();
-    for table in WITH_ROW_SECURITY {
-        all.push(policy(table, "keyward_admin_all", every_row(ADMIN)));
+    let mut all: Vec<String> = WITH_ROW_SECURITY
+        .iter()
+        .map(|table| policy(table, "keyward_admin_all", every_row(ADMIN)))
+        .collect();
+    all.extend(manager_key_policies());
+    all.extend(manager_other_policies());
+    // Verifiers see every key, owner and plan; the grants keep their writes to a key's last use
+    // and the quota counters.
+    all.push(policy(
+        "api_keys",
+        "keyward_verifier_all",
+        every_row(VERIFIER),
+    ));
+    // The pieces of the keys one may see, so a search reveals nothing of the others' names.
+    all.push(policy(
+        "api_keys_short_grams",
+        "keyward_visible_keys",
+        format!(
+            "FOR SELECT TO {MANAGER}, {VERIFIER} \
+             USING (EXISTS (SELECT FROM api_keys k WHERE k.seq = api_keys_short_grams.seq))"
+        ),
+    ));
+    for table in ["owners", "plans", "quota_usage"] {
+        all.push(policy(table, "keyward_verifier_all", every_row(VERIFIER)));
     }
-    all.extend([
-        // Key managers: their own keys, and nothing moves a key to another owner (WITH CHECK).
-        // The creator recorded on a key is the login, as the audit's actor is.
+    all
+}
+
+/// Every row, for every command.
+fn every_row(role: &str) -> String {
+    format!("FOR ALL TO {role} USING (true) WITH CHECK (true)")
+}
+
+/// Key managers: their own keys, and nothing moves a key to another owner (WITH CHECK). The
+/// creator recorded on a key is the login, as the audit's actor is.
+fn manager_key_policies() -> [String; 4] {
+    [
         policy(
             "api_keys",
             "keyward_manager_read",
@@ -149,6 +178,13 @@ pub(crate) fn policies() -> Vec<String> {
             "keyward_manager_delete",
             format!("FOR DELETE TO {MANAGER} USING ({OWN_KEY})"),
         ),
+    ]
+}
+
+/// Key managers' rows of the other tables: their owner row, every plan, their own history and
+/// their keys' quota counts.
+fn manager_other_policies() -> [String; 8] {
+    [
         // Their own owner row: read, made with their first key, locked by a write, never changed.
         policy(
             "owners",
@@ -199,23 +235,7 @@ pub(crate) fn policies() -> Vec<String> {
             "keyward_manager_read",
             format!("FOR SELECT TO {MANAGER} USING (key_id IN (SELECT k.id FROM api_keys k))"),
         ),
-        // Verifiers see every key, owner and plan; the grants keep their writes to a key's
-        // last use and the quota counters.
-        policy("api_keys", "keyward_verifier_all", every_row(VERIFIER)),
-        // The pieces of the keys one may see, so a search reveals nothing of the others' names.
-        policy(
-            "api_keys_short_grams",
-            "keyward_visible_keys",
-            format!(
-                "FOR SELECT TO {MANAGER}, {VERIFIER} \
-                 USING (EXISTS (SELECT FROM api_keys k WHERE k.seq = api_keys_short_grams.seq))"
-            ),
-        ),
-        policy("owners", "keyward_verifier_all", every_row(VERIFIER)),
-        policy("plans", "keyward_verifier_all", every_row(VERIFIER)),
-        policy("quota_usage", "keyward_verifier_all", every_row(VERIFIER)),
-    ]);
-    all
+    ]
 }
 
 /// The per-owner limit and "revoked is for good", for everyone but administrators. The core

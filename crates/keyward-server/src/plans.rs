@@ -155,7 +155,8 @@ where
     }
 
     /// Counts taken in memory and not written yet.
-    pub fn unwritten(&self) -> u64 {
+    #[cfg(test)]
+    fn unwritten(&self) -> u64 {
         let quotas = lock(&self.quotas);
         let counted: u64 = quotas
             .counters
@@ -166,7 +167,8 @@ where
     }
 
     /// Rate-limit states held in memory (keys seen within their burst's refill time).
-    pub fn rate_states(&self) -> usize {
+    #[cfg(test)]
+    fn rate_states(&self) -> usize {
         self.rates
             .read()
             .unwrap_or_else(PoisonError::into_inner)

@@ -58,7 +58,6 @@ pub mod unkey_types {
     pub const UNEXPECTED: &str = "https://unkey.com/docs/errors/unkey/application/unexpected_error";
     pub const UNAVAILABLE: &str =
         "https://unkey.com/docs/errors/unkey/application/service_unavailable";
-    pub const TIMEOUT: &str = "https://unkey.com/docs/errors/user/bad_request/request_timeout";
 }
 
 impl Problem {

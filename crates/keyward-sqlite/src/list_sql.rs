@@ -117,57 +117,65 @@ pub(crate) struct ListSql {
     offset: u32,
 }
 
-impl ListSql {
-    pub(crate) fn new(request: &ListRequest<'_>, search: Option<&Search>) -> Self {
-        let now_ms = to_millis(request.now);
-        let mut conditions: Vec<&str> = Vec::new();
-        let mut count_conditions: Vec<&str> = Vec::new();
-        let mut args: Vec<Arg> = Vec::new();
-        let walk_sort_index = match search {
+/// A request's conditions: for the page, and for the count (which has no index to walk in
+/// order, so it may look matches up differently), with the values both take in the same order.
+#[derive(Default)]
+struct Conditions {
+    paged: Vec<&'static str>,
+    counted: Vec<&'static str>,
+    args: Vec<Arg>,
+}
+
+impl Conditions {
+    fn push(&mut self, counted: &'static str, paged: &'static str, values: Vec<Arg>) {
+        self.counted.push(counted);
+        self.paged.push(paged);
+        self.args.extend(values);
+    }
+
+    /// The search's condition, and whether the page may walk the sort's index in order.
+    fn of_search(search: Option<&Search>) -> (Self, bool) {
+        let mut conditions = Self::default();
+        let walk = match search {
             Some(Search::Indexed { rowids, walk, .. }) => {
                 let matching = "k.seq IN (SELECT value FROM json_each(?))";
                 // The unary + keeps SQLite from using seq to look the matches up one by one,
                 // so it reads the sort's index instead and stops once the page is full.
-                conditions.push(if *walk {
+                let paged = if *walk {
                     "+k.seq IN (SELECT value FROM json_each(?))"
                 } else {
                     matching
-                });
-                count_conditions.push(matching);
-                args.push(Arg::Text(rowids.clone()));
+                };
+                conditions.push(matching, paged, vec![Arg::Text(rowids.clone())]);
                 *walk
             }
             Some(Search::Many { term, .. }) => {
                 // Too many matches to fetch: reading rows in list order fills a page quickly,
                 // and the count stops at its limit.
                 let condition = "instr(k.search_text, ?) > 0";
-                conditions.push(condition);
-                count_conditions.push(condition);
-                args.push(Arg::Text(term.clone()));
+                conditions.push(condition, condition, vec![Arg::Text(term.clone())]);
                 true
             }
             None => true,
         };
-        // Page and count conditions take the same arguments in the same order.
-        let mut filter = |counted: &'static str, paged: &'static str, values: Vec<Arg>| {
-            count_conditions.push(counted);
-            conditions.push(paged);
-            args.extend(values);
-        };
+        (conditions, walk)
+    }
+
+    /// The filters: status, owner, role and the expiry window, in that order.
+    fn add_filters(&mut self, request: &ListRequest<'_>, now_ms: i64) {
         if let Some(status) = request.query.status {
             let (counted, paged) = status_condition(status);
             let times = counted.matches('?').map(|_| Arg::Int(now_ms)).collect();
-            filter(counted, paged, times);
+            self.push(counted, paged, times);
         }
-        let owner = request.query.owner.as_deref();
-        if let Some(owner) = owner {
+        if let Some(owner) = request.query.owner.as_deref() {
             let condition = concat!("k.owner_id = (SELECT id ", owner_by_name!(), ")");
             let names = owner_by_typed_name_args(owner).map(Arg::Text).into();
-            filter(condition, condition, names);
+            self.push(condition, condition, names);
         }
         if let Some(role) = request.query.role {
             let condition = "k.role = ?";
-            filter(
+            self.push(
                 condition,
                 condition,
                 vec![Arg::Text(role.as_str().to_owned())],
@@ -183,10 +191,27 @@ impl ListSql {
                 " <= ?"
             );
             let range = vec![Arg::Int(now_ms), Arg::Int(to_millis(until))];
-            filter(condition, condition, range);
+            self.push(condition, condition, range);
         }
+    }
+}
+
+/// `WHERE …` of `conditions`, or nothing.
+fn where_of(conditions: &[&str]) -> String {
+    if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    }
+}
+
+impl ListSql {
+    pub(crate) fn new(request: &ListRequest<'_>, search: Option<&Search>) -> Self {
+        let now_ms = to_millis(request.now);
+        let (mut conditions, walk_sort_index) = Conditions::of_search(search);
+        conditions.add_filters(request, now_ms);
         let total_from_search = match search {
-            _ if conditions.len() != 1 => None,
+            _ if conditions.paged.len() != 1 => None,
             Some(Search::Indexed { matched, .. }) => Some(*matched),
             Some(Search::Many { counted, .. }) => Some(*counted),
             None => None,
@@ -196,44 +221,37 @@ impl ListSql {
             Some(Search::Many { counted, .. }) => Some(*counted),
             _ => None,
         };
-        let where_of = |conditions: &[&str]| {
-            if conditions.is_empty() {
-                String::new()
-            } else {
-                format!("WHERE {}", conditions.join(" AND "))
-            }
-        };
-        let dir = direction(request.query.descending);
-        let status_sort = (request.query.sort == SortColumn::Status
-            && request.query.status.is_none())
-        .then_some((dir, now_ms));
-        let usage_sort = (request.query.sort == SortColumn::Usage).then(|| {
+        let query = request.query;
+        let dir = direction(query.descending);
+        let status_sort =
+            (query.sort == SortColumn::Status && query.status.is_none()).then_some((dir, now_ms));
+        let usage_sort = (query.sort == SortColumn::Usage).then(|| {
             (
                 dir,
                 request.usage_periods.map(to_millis),
                 // One owner's keys, or those expiring within days, are few: found from their
                 // filter's index and sorted, not by reading every count.
-                walk_sort_index && owner.is_none() && request.expiring_until.is_none(),
+                walk_sort_index && query.owner.is_none() && request.expiring_until.is_none(),
             )
         });
         // Sorted by owner and walking in order: owners by name, then each one's keys.
-        let select = if request.query.sort == SortColumn::Owner && walk_sort_index {
+        let select = if query.sort == SortColumn::Owner && walk_sort_index {
             KEY_SELECT_OWNERS_FIRST
         } else {
             KEY_SELECT
         };
         Self {
             select,
-            where_sql: where_of(&conditions),
-            count_where_sql: where_of(&count_conditions),
-            where_args: args,
-            order_sql: order_by(request.query.sort, request.query.descending),
+            where_sql: where_of(&conditions.paged),
+            count_where_sql: where_of(&conditions.counted),
+            where_args: conditions.args,
+            order_sql: order_by(query.sort, query.descending),
             status_sort,
             usage_sort,
             total_from_search,
             count_limit,
             limit: request.limit,
-            offset: request.query.offset,
+            offset: query.offset,
         }
     }
 

@@ -28,6 +28,19 @@ pub struct AppInfo {
     /// What the UI offers this operator, decided from the role: the UI hides the rest and shows
     /// why, and reads nothing else to decide.
     pub permissions: keyward_core::Permissions,
+    /// The list as the window first shows it ([`first_page_query`]), answered here so the first
+    /// page does not wait for another call after this one; `None` when it could not be read
+    /// (the list then asks, and shows why).
+    pub first_page: Option<keyward_core::KeyPage>,
+}
+
+/// The Keys screen's first request: no search or filter, newest first, one page of the UI's
+/// size (50, `PAGE_SIZE` in `ui/src/api`).
+pub fn first_page_query() -> keyward_core::ListQuery {
+    keyward_core::ListQuery {
+        limit: 50,
+        ..keyward_core::ListQuery::default()
+    }
 }
 
 /// Ctrl+Q. Quits the way closing the window does, so the clipboard is cleared on the way out.
@@ -64,6 +77,10 @@ pub async fn app_info(state: State<'_, AppState>) -> Result<AppInfo, ()> {
         backend: keyward_store::Location::of(&state.location.path).kind(),
         operator_role,
         permissions: keyward_core::Permissions::of(operator_role),
+        first_page: match state.store() {
+            Ok(store) => store.list_keys(&first_page_query()).await.ok(),
+            Err(_) => None,
+        },
     })
 }
 

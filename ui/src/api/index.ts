@@ -80,7 +80,8 @@ export async function call<T>(command: string, args?: Record<string, unknown>): 
 }
 
 export function appInfo(): Promise<AppInfo> {
-  return call<AppInfo>('app_info');
+  // With the first page inside, this answer is what puts the list on screen.
+  return call<AppInfo>('app_info').then((info) => (info.first_page ? reportReadyOnce(info) : info));
 }
 
 /** Quits Keyward (the backend clears a copied key from the clipboard first). */

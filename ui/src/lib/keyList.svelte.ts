@@ -7,6 +7,7 @@
 // nears their end; its answer raises the bound (1,000+ becomes 2,000+) or gives the exact count.
 
 import { listKeys, PAGE_SIZE, toIpcError } from '../api';
+import type { KeyPage } from '../bindings/KeyPage';
 import type { KeySummary } from '../bindings/KeySummary';
 import type { ListQuery } from '../bindings/ListQuery';
 import { formatCount, pluralize } from './format';
@@ -104,6 +105,22 @@ export class KeyList {
   constructor(source: Source) {
     this.#source = source;
     this.firstPage = new Promise<void>((resolve) => (this.#settleFirstPage = resolve));
+  }
+
+  /**
+   * Takes a first page answered before the list existed (the app's start-up answer, for the
+   * list's first view: no search or filter, newest first, `PAGE_SIZE` keys) as if it had been
+   * fetched. The caller gives it only while its query is still that first view; anything
+   * already loaded or asked for wins.
+   */
+  seed(first: KeyPage | null): void {
+    if (first === null || first.offset !== 0 || this.loaded || this.#inFlight.size > 0) return;
+    this.cache.put(0, first.keys);
+    this.total = first.total;
+    this.totalExact = first.total_exact !== false;
+    this.loaded = true;
+    this.#source.onrows(first.keys);
+    this.#settleFirstPage();
   }
 
   /** Row `index`, or undefined while its page is loading. */

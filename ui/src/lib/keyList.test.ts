@@ -105,6 +105,21 @@ describe('KeyList', () => {
     });
   }
 
+  it('takes the first page answered at start-up instead of asking for it', async () => {
+    const { asked, answer } = backend(120);
+    const keys = list(null, () => [0, 1]);
+    const first = Array.from({ length: 50 }, (_, i) => makeKey({ name: `Seeded #${i}` }));
+    keys.seed({ keys: first, total: 120, total_exact: true, offset: 0 });
+    await keys.firstPage;
+    expect([keys.loaded, keys.total, keys.row(0)?.name]).toEqual([true, 120, 'Seeded #0']);
+    keys.fetch([0, 1]);
+    await answer();
+    expect(asked.map((q) => q.offset)).toEqual([50]);
+    // Once loaded, a late start-up answer changes nothing.
+    keys.seed({ keys: [], total: 0, total_exact: true, offset: 0 });
+    expect([keys.total, keys.row(0)?.name]).toEqual([120, 'Seeded #0']);
+  });
+
   it('asks for at most three pages at once, then for what is still wanted', async () => {
     const { asked, answer } = backend(1_000);
     const keys = list(null, () => [0, 1, 2, 3, 4]);

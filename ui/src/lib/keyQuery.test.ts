@@ -9,6 +9,7 @@ describe('KeyQuery', () => {
     return { q: new KeyQuery(changes, 7), changes };
   }
 
+  // The first view, which app_info answers at start-up (first_page_query in src-tauri).
   it('asks for everything, newest first, to begin with', () => {
     const { q } = query();
     expect(q.filtered).toBe(false);

@@ -17,7 +17,7 @@ export function keyRowAt(index: number): string {
 }
 
 /** The control every key row has, the fallback when the wanted one is missing or disabled. */
-const NAME_LINK = 'button.key-name-link';
+export const NAME_LINK = 'button.key-name-link';
 
 /**
  * The same kind of control in another row (its checkbox, its name, or one of its actions), so

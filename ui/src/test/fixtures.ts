@@ -71,6 +71,7 @@ export const INFO: AppInfo = {
   backend: 'sqlite',
   operator_role: 'admin',
   permissions: ALL_ALLOWED,
+  first_page: null,
 };
 
 /** The app on a team's PostgreSQL database, logged in as `role`. */

@@ -48,6 +48,45 @@ fn checked_scopes(scopes: &[String], settings: &Settings) -> Result<Vec<String>>
     Ok(out)
 }
 
+/// A key being edited: as it was (its owner's id too), and what changes.
+struct Edit {
+    current: KeySummary,
+    owner_id: i64,
+    now: DateTime<Utc>,
+    changes: Changes,
+}
+
+/// The `key_updated` audit row's `{field: {from, to}}` for every field that changes.
+#[derive(Default)]
+struct Changes(serde_json::Map<String, serde_json::Value>);
+
+impl Changes {
+    fn note(&mut self, field: &str, from: serde_json::Value, to: serde_json::Value) {
+        if from != to {
+            self.0
+                .insert(field.to_owned(), json!({ "from": from, "to": to }));
+        }
+    }
+}
+
+/// The plan `plan` names, if any: its id for the change (`None` keeps the key's plan).
+async fn edit_plan(
+    tx: &mut dyn WriteTx,
+    edit: &mut Edit,
+    plan: Option<&str>,
+) -> Result<Option<i64>> {
+    let (plan_id, plan) = match plan {
+        Some(plan) => {
+            let plan = plan_named(tx, plan).await?;
+            (Some(plan.id), plan.name)
+        }
+        None => (None, edit.current.plan.clone()),
+    };
+    edit.changes
+        .note("plan", json!(edit.current.plan), json!(plan));
+    Ok(plan_id)
+}
+
 impl Store {
     /// Issues a new key. The returned token is the only copy of the secret there will ever be.
     pub async fn create_key(&self, new: NewKey) -> Result<CreatedKey> {
@@ -176,94 +215,31 @@ impl Store {
     }
 
     /// Changes a key's name, owner, role, scopes, usage tracking, expiry or plan. The secret and
-    /// prefix never change; a revoked key is read-only.
+    /// prefix never change; a revoked key is read-only. Each field is checked in turn (the
+    /// owner's limit before the plan), and one `key_updated` audit row lists what changed.
     pub async fn update_key(&self, id: &str, update: KeyUpdate) -> Result<KeySummary> {
         let now = self.clock.now();
         let mut tx = self.begin_write().await?;
         let record = Self::key_in(&mut *tx, id).await?;
-        let current_owner_id = record.owner_id;
-        let current = record.into_summary(now);
-        if current.status == KeyStatus::Revoked {
+        let mut edit = Edit {
+            owner_id: record.owner_id,
+            current: record.into_summary(now),
+            now,
+            changes: Changes::default(),
+        };
+        if edit.current.status == KeyStatus::Revoked {
             return Err(Error::KeyRevoked);
         }
-        let mut changes = serde_json::Map::new();
-        let mut change = |field: &str, from: serde_json::Value, to: serde_json::Value| {
-            if from != to {
-                changes.insert(field.to_owned(), json!({ "from": from, "to": to }));
-            }
-        };
-        let name = match &update.name {
-            Some(name) => validate_name(name)?,
-            None => current.name.clone(),
-        };
-        change("name", json!(current.name), json!(name));
-        let role = update.role.unwrap_or(current.role);
-        change("role", json!(current.role), json!(role));
-        let scopes = match &update.scopes {
-            Some(scopes) => checked_scopes(scopes, &self.settings_in(&mut *tx).await?)?,
-            None => current.scopes.clone(),
-        };
-        change("scopes", json!(current.scopes), json!(scopes));
-        let track_usage = update.track_usage.unwrap_or(current.track_usage);
-        change(
-            "track_usage",
-            json!(current.track_usage),
-            json!(track_usage),
-        );
-        let expires_at = match update.expiry {
-            Some(expiry) => expiry.expires_at(now)?,
-            None => current.expires_at,
-        };
-        change("expires_at", json!(current.expires_at), json!(expires_at));
-
-        let (new_owner_id, owner_name) = match update.owner.as_deref() {
-            Some(owner) => require_owner(&mut *tx, owner).await?,
-            None => (current_owner_id, current.owner.clone()),
-        };
-        let moves = new_owner_id != current_owner_id;
-        let mut overridden = false;
-        // Moving an active key (or reviving an expired one) counts against the limit.
-        let becomes_active = expires_at.is_none_or(|at| at > now);
-        let was_active = current.status == KeyStatus::Active;
-        if becomes_active && (moves || !was_active) {
-            overridden = self
-                .check_owner_limit(
-                    &mut *tx,
-                    new_owner_id,
-                    &owner_name,
-                    now,
-                    update.override_limit,
-                )
-                .await?;
+        let mut change = self.edit_fields(&mut *tx, &mut edit, &update).await?;
+        let overridden = self
+            .edit_owner(&mut *tx, &mut edit, &update, &mut change)
+            .await?;
+        change.plan_id = edit_plan(&mut *tx, &mut edit, update.plan.as_deref()).await?;
+        if edit.changes.0.is_empty() {
+            return Ok(edit.current);
         }
-        change("owner", json!(current.owner), json!(owner_name));
-        let (plan_id, plan) = match update.plan.as_deref() {
-            Some(plan) => {
-                let plan = plan_named(&mut *tx, plan).await?;
-                (Some(plan.id), plan.name)
-            }
-            None => (None, current.plan.clone()),
-        };
-        change("plan", json!(current.plan), json!(plan));
-
-        if changes.is_empty() {
-            return Ok(current);
-        }
-        tx.update_key(
-            id,
-            &KeyChange {
-                search_text: crate::names::key_search_text(&name, &current.prefix, &current.id),
-                name,
-                owner_id: new_owner_id,
-                role: role.as_str().to_owned(),
-                scopes,
-                track_usage,
-                expires_at,
-                plan_id,
-            },
-        )
-        .await?;
-        let mut details = serde_json::Value::Object(changes);
+        tx.update_key(id, &change).await?;
+        let mut details = serde_json::Value::Object(edit.changes.0);
         if overridden {
             details["limit_overridden"] = json!(true);
         }
@@ -271,6 +247,78 @@ impl Store {
             .await?;
         tx.commit().await?;
         self.get_key(id).await
+    }
+
+    /// The key's own fields after `update`: name, role, scopes, usage tracking and expiry; its
+    /// owner and plan as they are.
+    async fn edit_fields(
+        &self,
+        tx: &mut dyn WriteTx,
+        edit: &mut Edit,
+        update: &KeyUpdate,
+    ) -> Result<KeyChange> {
+        let (current, changes) = (&edit.current, &mut edit.changes);
+        let name = match &update.name {
+            Some(name) => validate_name(name)?,
+            None => current.name.clone(),
+        };
+        changes.note("name", json!(current.name), json!(name));
+        let role = update.role.unwrap_or(current.role);
+        changes.note("role", json!(current.role), json!(role));
+        let scopes = match &update.scopes {
+            Some(scopes) => checked_scopes(scopes, &self.settings_in(tx).await?)?,
+            None => current.scopes.clone(),
+        };
+        changes.note("scopes", json!(current.scopes), json!(scopes));
+        let track_usage = update.track_usage.unwrap_or(current.track_usage);
+        changes.note(
+            "track_usage",
+            json!(current.track_usage),
+            json!(track_usage),
+        );
+        let expires_at = match update.expiry {
+            Some(expiry) => expiry.expires_at(edit.now)?,
+            None => current.expires_at,
+        };
+        changes.note("expires_at", json!(current.expires_at), json!(expires_at));
+        Ok(KeyChange {
+            search_text: crate::names::key_search_text(&name, &current.prefix, &current.id),
+            name,
+            owner_id: edit.owner_id,
+            role: role.as_str().to_owned(),
+            scopes,
+            track_usage,
+            expires_at,
+            plan_id: None,
+        })
+    }
+
+    /// Moves the key to `update`'s owner, if it names one. Moving an active key (or reviving an
+    /// expired one) counts against the owner's limit: whether it was overridden.
+    async fn edit_owner(
+        &self,
+        tx: &mut dyn WriteTx,
+        edit: &mut Edit,
+        update: &KeyUpdate,
+        change: &mut KeyChange,
+    ) -> Result<bool> {
+        let (owner_id, owner_name) = match update.owner.as_deref() {
+            Some(owner) => require_owner(tx, owner).await?,
+            None => (edit.owner_id, edit.current.owner.clone()),
+        };
+        let moves = owner_id != edit.owner_id;
+        let becomes_active = change.expires_at.is_none_or(|at| at > edit.now);
+        let was_active = edit.current.status == KeyStatus::Active;
+        let mut overridden = false;
+        if becomes_active && (moves || !was_active) {
+            overridden = self
+                .check_owner_limit(tx, owner_id, &owner_name, edit.now, update.override_limit)
+                .await?;
+        }
+        edit.changes
+            .note("owner", json!(edit.current.owner), json!(owner_name));
+        change.owner_id = owner_id;
+        Ok(overridden)
     }
 
     /// Fails with [`Error::KeyNotFound`] naming the first id that does not exist, so a bulk

@@ -14,19 +14,27 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::Store;
-use crate::backend::SeedKeyRecord;
+use crate::backend::{SeedKeyRecord, WriteTx};
 use crate::error::{Error, Result};
 use crate::hash;
-use crate::models::{KeyStatus, Role, EXPIRY_PRESET_DAYS};
+use crate::models::{KeyStatus, Role, Settings, EXPIRY_PRESET_DAYS};
 use crate::token::{self, ID_LEN, SECRET_LEN};
 
 /// Recorded as "created by" on every seeded key, next to the `seeded` column.
 pub const SEED_CREATED_BY: &str = "seed";
 
-/// Keys per new owner. With about 40% of keys active, an owner has 3 active keys on average, so
-/// the per-owner limit (5) stays plausible without thousands of owners at their limit. 100,000
-/// keys gives 12,500 owners.
+/// Keys per new owner. With [`ACTIVE_PERCENT`] of keys meant to be active and none past one
+/// below the per-owner limit (4 of 5), an owner has 3 active keys on average, so the limit stays
+/// plausible without thousands of owners at it. 100,000 keys gives 12,500 owners.
 const KEYS_PER_OWNER: u32 = 8;
+
+/// The status mix, in percent of keys, and the one place it is stated (the README points here):
+/// 45 are made active, 35 expired, and the other 20 revoked. A key meant to be active whose owner
+/// already has as many active keys as the cap allows is made expired instead, so with the default
+/// limit about 38% end up active and 42% expired (a test below checks those two numbers).
+const ACTIVE_PERCENT: u32 = 45;
+/// See [`ACTIVE_PERCENT`].
+const EXPIRED_PERCENT: u32 = 35;
 
 /// How far back seeded keys were created.
 const HISTORY_DAYS: i64 = 730;
@@ -270,17 +278,17 @@ fn owner_names(rng: &mut StdRng, count: usize, taken: &mut HashSet<String>) -> V
     names
 }
 
-/// The status a new key should end up with: about 40% active, 35% expired, 25% revoked, with
-/// no owner above `active_cap` active keys.
+/// The status a new key should end up with, in the mix of [`ACTIVE_PERCENT`], with no owner
+/// above `active_cap` active keys.
 fn pick_status(rng: &mut StdRng, owner_active: &mut u32, active_cap: u32) -> KeyStatus {
     let roll = rng.gen_range(0..100);
-    match roll {
-        0..=44 if *owner_active < active_cap => {
-            *owner_active += 1;
-            KeyStatus::Active
-        }
-        0..=79 => KeyStatus::Expired,
-        _ => KeyStatus::Revoked,
+    if roll < ACTIVE_PERCENT && *owner_active < active_cap {
+        *owner_active += 1;
+        KeyStatus::Active
+    } else if roll < ACTIVE_PERCENT + EXPIRED_PERCENT {
+        KeyStatus::Expired
+    } else {
+        KeyStatus::Revoked
     }
 }
 
@@ -396,6 +404,50 @@ fn from_millis(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
+/// `count` made-up keys for `owner_count` owners, in creation order, as real keys arrive (the
+/// list's indexes then grow at one end). One below the limit is the most active keys an owner
+/// gets, so creating a key for any seeded owner still works.
+fn made_up_rows(
+    rng: &mut StdRng,
+    count: u32,
+    owner_count: usize,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> Vec<SeedRow> {
+    let active_cap = settings.owner_key_limit.saturating_sub(1).max(1);
+    let mut owner_active = vec![0u32; owner_count];
+    let now_ms = now.timestamp_millis();
+    let mut rows: Vec<SeedRow> = (0..count)
+        .map(|_| {
+            let owner = rng.gen_range(0..owner_count);
+            let status = pick_status(rng, &mut owner_active[owner], active_cap);
+            make_row(rng, owner, status, &settings.scope_catalogue, now_ms)
+        })
+        .collect();
+    rows.sort_by_key(|r| r.created_at);
+    rows
+}
+
+/// What was added: the rows the database took, by status. A random id that clashes with an
+/// existing one (about one in 10^8 at 100,000 keys) was skipped, and is not counted.
+fn tally(rows: &[SeedRow], inserted: &HashSet<String>, owners: usize) -> SeedReport {
+    let mut report = SeedReport {
+        keys: u32::try_from(inserted.len()).unwrap_or(u32::MAX),
+        owners: u32::try_from(owners).unwrap_or(u32::MAX),
+        active: 0,
+        expired: 0,
+        revoked: 0,
+    };
+    for row in rows.iter().filter(|r| inserted.contains(&r.id)) {
+        match row.status {
+            KeyStatus::Active => report.active += 1,
+            KeyStatus::Expired => report.expired += 1,
+            KeyStatus::Revoked => report.revoked += 1,
+        }
+    }
+    report
+}
+
 impl Store {
     /// Adds `count` made-up keys (and owners for them) in one transaction with one
     /// `keys_seeded` audit row. For trying the app at scale, never for real use: seeded keys are
@@ -413,34 +465,8 @@ impl Store {
         let phc = hash::hash_secret(unknown_secret).await?;
 
         let mut tx = self.begin_write().await?;
-        let mut taken = tx.owner_names().await?;
-        let owner_count = count.div_ceil(KEYS_PER_OWNER) as usize;
-        let names = owner_names(&mut rng, owner_count, &mut taken);
-        // Owners came before their oldest keys.
-        let owners_since = now - Duration::days(HISTORY_DAYS + 30);
-        let owner_ids = tx.insert_owners(&names, owners_since).await?;
-
-        // One below the limit, so creating a key for any seeded owner still works.
-        let active_cap = settings.owner_key_limit.saturating_sub(1).max(1);
-        let mut owner_active = vec![0u32; owner_count];
-        let mut report = SeedReport {
-            keys: 0,
-            owners: u32::try_from(owner_count).unwrap_or(u32::MAX),
-            active: 0,
-            expired: 0,
-            revoked: 0,
-        };
-        let now_ms = now.timestamp_millis();
-        let mut rows: Vec<SeedRow> = (0..count)
-            .map(|_| {
-                let owner = rng.gen_range(0..owner_count);
-                let status = pick_status(&mut rng, &mut owner_active[owner], active_cap);
-                make_row(&mut rng, owner, status, &settings.scope_catalogue, now_ms)
-            })
-            .collect();
-        // In creation order, as real keys arrive: the list's indexes then grow at one end.
-        rows.sort_by_key(|r| r.created_at);
-
+        let owner_ids = seed_owners(&mut *tx, &mut rng, count, now).await?;
+        let rows = made_up_rows(&mut rng, count, owner_ids.len(), &settings, now);
         // All in one call: each backend splits it into statements its own way, and does once
         // what a bulk insert needs once (SQLite: a larger page cache; PostgreSQL: fresh
         // statistics for the planner), which per batch would be repeated or, on PostgreSQL,
@@ -449,35 +475,32 @@ impl Store {
         let inserted = tx
             .insert_seed_keys(&records, &owner_ids, &settings.key_prefix, &phc)
             .await?;
-        // A random id that clashes with an existing one (about one in 10^8 at 100,000 keys) is
-        // skipped, and not counted.
-        for row in rows.iter().filter(|r| inserted.contains(&r.id)) {
-            match row.status {
-                KeyStatus::Active => report.active += 1,
-                KeyStatus::Expired => report.expired += 1,
-                KeyStatus::Revoked => report.revoked += 1,
-            }
-        }
-        report.keys = u32::try_from(inserted.len()).unwrap_or(u32::MAX);
+        let report = tally(&rows, &inserted, owner_ids.len());
         if report.keys == 0 {
             return Err(Error::Unavailable(
                 "Seeding stopped: the database refused every made-up key.".into(),
             ));
         }
-        self.audit(
-            &mut *tx,
-            now,
-            "keys_seeded",
-            None,
-            json!({
-                "keys": report.keys, "owners": report.owners, "active": report.active,
-                "expired": report.expired, "revoked": report.revoked,
-            }),
-        )
-        .await?;
+        self.audit(&mut *tx, now, "keys_seeded", None, json!(report))
+            .await?;
         tx.commit().await?;
         Ok(report)
     }
+}
+
+/// New owners for `count` keys, [`KEYS_PER_OWNER`] each, with names not yet taken; their ids.
+async fn seed_owners(
+    tx: &mut dyn WriteTx,
+    rng: &mut StdRng,
+    count: u32,
+    now: DateTime<Utc>,
+) -> Result<Vec<i64>> {
+    let mut taken = tx.owner_names().await?;
+    let owner_count = count.div_ceil(KEYS_PER_OWNER) as usize;
+    let names = owner_names(rng, owner_count, &mut taken);
+    // Owners came before their oldest keys.
+    let owners_since = now - Duration::days(HISTORY_DAYS + 30);
+    tx.insert_owners(&names, owners_since).await
 }
 
 #[cfg(test)]
@@ -511,6 +534,27 @@ mod tests {
                     row.name
                 );
             }
+        }
+    }
+
+    /// The mix [`ACTIVE_PERCENT`] states, at the default limit, within a point.
+    #[test]
+    fn the_status_mix_is_the_one_documented() {
+        let mut rng = StdRng::seed_from_u64(3);
+        let keys: u32 = 40_000;
+        let owners = keys.div_ceil(KEYS_PER_OWNER) as usize;
+        let rows = made_up_rows(&mut rng, keys, owners, &Settings::default(), Utc::now());
+        let percent = |status: KeyStatus| {
+            let n = rows.iter().filter(|r| r.status == status).count();
+            n as f64 * 100.0 / f64::from(keys)
+        };
+        let mix = [
+            percent(KeyStatus::Active),
+            percent(KeyStatus::Expired),
+            percent(KeyStatus::Revoked),
+        ];
+        for (got, stated) in mix.into_iter().zip([38.0, 42.0, 20.0]) {
+            assert!((got - stated).abs() <= 1.0, "{mix:?}");
         }
     }
 
