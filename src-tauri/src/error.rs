@@ -21,6 +21,32 @@ pub enum ErrorKind {
     Internal,
 }
 
+#[cfg(test)]
+impl ErrorKind {
+    /// Every kind, for the UI's check of what it is given (`ERROR_KINDS` in the generated
+    /// `ui/src/bindings/rules.ts`). The match below fails to compile when a kind is added here
+    /// and not there.
+    pub const ALL: [ErrorKind; 6] = [
+        Self::InvalidInput,
+        Self::NotFound,
+        Self::LimitReached,
+        Self::ReadOnly,
+        Self::DatabaseUnavailable,
+        Self::Internal,
+    ];
+
+    pub(crate) fn listed(self) -> bool {
+        match self {
+            Self::InvalidInput
+            | Self::NotFound
+            | Self::LimitReached
+            | Self::ReadOnly
+            | Self::DatabaseUnavailable
+            | Self::Internal => Self::ALL.contains(&self),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, TS)]
 #[ts(export)]
 pub struct IpcError {

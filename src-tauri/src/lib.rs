@@ -6,6 +6,9 @@
 
 pub mod commands;
 mod error;
+// Only writes ui/src/bindings/rules.ts, from its test.
+#[cfg(test)]
+mod rules;
 mod state;
 
 use keyward_core::resolve_db_location;

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::error::{Error, Result};
-use crate::models::{AuditEvent, ListQuery, Owner, MAX_PAGE_SIZE};
+use crate::models::{AuditEvent, ListQuery, Owner, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use crate::plans::{PlanLimits, Quota, QuotaPeriod};
 use crate::servers::{ServerReport, VerifyServer};
 
@@ -265,9 +265,6 @@ impl ListRequest<'_> {
 
 /// Searches count their matches in steps of this many ("1,000+").
 pub const SEARCH_COUNT_STEP: i64 = 1_000;
-
-/// A page of the key list when the query asks for no particular size.
-const DEFAULT_PAGE_SIZE: u32 = 50;
 
 #[derive(Debug, Clone)]
 pub struct ListedKeys {

@@ -14,6 +14,8 @@ pub const DEFAULT_EXPIRY_DAYS: u32 = 90;
 pub const EXPIRY_PRESET_DAYS: [u32; 6] = [7, 30, 60, 90, 180, 365];
 pub const MAX_EXPIRY_DAYS: u32 = 3650;
 pub const MAX_PAGE_SIZE: u32 = 200;
+/// A page of the key list when the query asks for no particular size; the UI's page too.
+pub const DEFAULT_PAGE_SIZE: u32 = 50;
 pub const DEFAULT_OWNER_KEY_LIMIT: u32 = 5;
 pub const DEFAULT_CLIPBOARD_CLEAR_SECONDS: u32 = 30;
 /// "Expires soon" means within this many days. Not read in Rust: the UI keeps its own copy

@@ -35,10 +35,10 @@ pub struct AppInfo {
 }
 
 /// The Keys screen's first request: no search or filter, newest first, one page of the UI's
-/// size (50, `PAGE_SIZE` in `ui/src/api`).
+/// size (`PAGE_SIZE` in the generated `ui/src/bindings/rules.ts`).
 pub fn first_page_query() -> keyward_core::ListQuery {
     keyward_core::ListQuery {
-        limit: 50,
+        limit: keyward_core::DEFAULT_PAGE_SIZE,
         ..keyward_core::ListQuery::default()
     }
 }

@@ -21,21 +21,12 @@ import type { ExportResult } from '../bindings/ExportResult';
 import type { KeyUpdate } from '../bindings/KeyUpdate';
 import type { Owner } from '../bindings/Owner';
 import type { Settings } from '../bindings/Settings';
+import { ERROR_KINDS, MAX_PAGE_SIZE } from '../bindings/rules';
 
 export type { IpcError, NameCheck };
 
-/** The page size the list asks for; the backend allows at most 200. */
-export const PAGE_SIZE = 50;
-export const MAX_PAGE_SIZE = 200;
-
-const ERROR_KINDS: readonly ErrorKind[] = [
-  'invalid_input',
-  'not_found',
-  'limit_reached',
-  'read_only',
-  'database_unavailable',
-  'internal',
-];
+/** The page size the list asks for, and the most the backend allows: from the Rust rules. */
+export { MAX_PAGE_SIZE, PAGE_SIZE } from '../bindings/rules';
 
 const FALLBACK_MESSAGE = 'Something went wrong. Nothing was changed; try again.';
 

@@ -1,16 +1,16 @@
 import type { ExpiryChoice } from '../bindings/ExpiryChoice';
+import { DEFAULT_EXPIRY_DAYS, EXPIRY_PRESET_DAYS } from '../bindings/rules';
 
-export type ExpiryOption = '7' | '30' | '60' | '90' | '180' | '365' | 'date' | 'never';
+/** A preset (its days, from the Rust rules), a date, or never. */
+export type ExpiryOption = `${(typeof EXPIRY_PRESET_DAYS)[number]}` | 'date' | 'never';
 
-export const DEFAULT_EXPIRY: ExpiryOption = '90';
+export const DEFAULT_EXPIRY = String(DEFAULT_EXPIRY_DAYS) as ExpiryOption;
 
 export const EXPIRY_OPTIONS: readonly { value: ExpiryOption; label: string }[] = [
-  { value: '7', label: '7 days' },
-  { value: '30', label: '30 days' },
-  { value: '60', label: '60 days' },
-  { value: '90', label: '90 days (recommended)' },
-  { value: '180', label: '180 days' },
-  { value: '365', label: '365 days' },
+  ...EXPIRY_PRESET_DAYS.map((days) => ({
+    value: String(days) as ExpiryOption,
+    label: days === DEFAULT_EXPIRY_DAYS ? `${days} days (recommended)` : `${days} days`,
+  })),
   { value: 'date', label: 'On a date…' },
   { value: 'never', label: 'Never' },
 ];

@@ -7,6 +7,7 @@ import type { Role } from '../../bindings/Role';
 import type { Settings } from '../../bindings/Settings';
 import { DEFAULT_EXPIRY, EXPIRY_OPTIONS, type ExpiryOption } from '../../lib/expiry';
 import { formatDateTime } from '../../lib/format';
+import { EXPIRES_SOON_DAYS } from '../../bindings/rules';
 
 export const ROLES: readonly { value: Role; label: string }[] = [
   { value: 'standard', label: 'Standard' },
@@ -18,8 +19,8 @@ export function roleLabel(role: Role): string {
   return ROLES.find((r) => r.value === role)?.label ?? role;
 }
 
-/** Days before expiry at which an active key gets the "Expires soon" badge. */
-export const EXPIRES_SOON_DAYS = 7;
+/** Days before expiry at which an active key gets the "Expires soon" badge: the Rust rule. */
+export { EXPIRES_SOON_DAYS } from '../../bindings/rules';
 
 export function expiresSoon(key: KeySummary, now: number = Date.now()): boolean {
   if (key.status !== 'active' || key.expires_at === null) return false;
