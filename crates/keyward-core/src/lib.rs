@@ -33,6 +33,7 @@ pub use plans::{
 };
 pub use secret::{fingerprint, Fingerprint, SecretToken};
 pub use store::{
-    audit_csv, current_os_user, validate_settings, SeedReport, Store, StoreOptions, SEED_CREATED_BY,
+    audit_csv, current_os_user, validate_settings, SeedReport, Store, StoreOptions,
+    SEED_CREATED_BY, SEED_PURPOSES, SEED_SERVICES,
 };
 pub use store::{CopyCounts, CopyReport};

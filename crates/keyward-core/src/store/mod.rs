@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 
 pub use audit::audit_csv;
 pub use copy::{destination_not_empty, CopyCounts, CopyReport};
-pub use seed::{SeedReport, SEED_CREATED_BY};
+pub use seed::{SeedReport, SEED_CREATED_BY, SEED_PURPOSES, SEED_SERVICES};
 pub use settings::validate_settings;
 
 /// How to open a [`Store`]: the clock and the name written as the actor of every change.

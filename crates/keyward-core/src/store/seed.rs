@@ -179,7 +179,9 @@ const LAST_NAMES: &[&str] = &[
     "Zimmermann",
 ];
 
-const SERVICES: &[&str] = &[
+/// The services a made-up key's name starts with; backends' own tests make their rows from
+/// these too.
+pub const SEED_SERVICES: &[&str] = &[
     "billing-api",
     "checkout",
     "search-indexer",
@@ -212,7 +214,8 @@ const SERVICES: &[&str] = &[
     "log-shipper",
 ];
 
-const PURPOSES: &[&str] = &[
+/// What a made-up key is for, the second half of its name.
+pub const SEED_PURPOSES: &[&str] = &[
     "production",
     "staging",
     "dev",
@@ -362,8 +365,8 @@ fn make_row(
     let scopes: Vec<&String> = catalogue.iter().filter(|_| rng.gen_bool(0.4)).collect();
     let mut name = format!(
         "{} {}",
-        SERVICES[rng.gen_range(0..SERVICES.len())],
-        PURPOSES[rng.gen_range(0..PURPOSES.len())]
+        SEED_SERVICES[rng.gen_range(0..SEED_SERVICES.len())],
+        SEED_PURPOSES[rng.gen_range(0..SEED_PURPOSES.len())]
     );
     if rng.gen_bool(0.3) {
         name.push_str(&format!(" #{}", rng.gen_range(2..100)));

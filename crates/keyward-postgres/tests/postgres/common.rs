@@ -121,6 +121,9 @@ impl Rng {
     }
 }
 
+/// Shorter than the core seed's lists (`keyward_core::SEED_SERVICES`), so that in a small seed
+/// every case these tests look for occurs (`100% uptime` and `nightly_backup` for literal
+/// wildcards, an accented name).
 const SERVICES: &[&str] = &[
     "billing-api",
     "checkout",

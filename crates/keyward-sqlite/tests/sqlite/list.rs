@@ -1,4 +1,5 @@
-//! The key list's searches: each way (trigram index fetched or walked, LIKE) finds the same keys.
+//! The key list's searches: each way (pair index fetched or walked, or counted to a bound) finds the
+//! same keys.
 //! That every filter and sort reads an index is checked on both backends, through the store
 //! (`crates/keyward-store/tests/store/query_plans.rs`).
 
@@ -55,8 +56,8 @@ async fn fetched_walked_and_scanned_searches_find_every_match_once() {
         );
     }
     assert_eq!(all.len(), 600);
-    // "billing": few matches, fetched; "kw_": every key, walked; "bi" and "Gr": LIKE;
-    // "GRAFANA": the trigram index ignores case too.
+    // "billing": few matches, fetched; "kw_": every key, walked; "bi" and "Gr": two characters,
+    // from the pair index too; "GRAFANA": the search text is folded, so any case finds it.
     for term in ["billing", "kw_", "bi", "Gr", "GRAFANA", "100%"] {
         let lower = term.to_lowercase();
         let mut expected: Vec<String> = all

@@ -75,35 +75,7 @@ async fn add_key(backend: &SqliteBackend, id: &str, name: &str) {
     tx.commit().await.expect("commit");
 }
 
-const SERVICES: &[&str] = &[
-    "billing-api",
-    "checkout",
-    "search-indexer",
-    "mobile-app",
-    "web-frontend",
-    "data-warehouse",
-    "CI pipeline",
-    "Grafana",
-    "nightly-backup",
-    "support-portal",
-    "recommendations",
-    "payments",
-    "inventory-sync",
-    "email-sender",
-    "analytics",
-    "auth-gateway",
-    "partner-feed",
-    "reporting",
-    "chat-assistant",
-    "image-resizer",
-    "ledger",
-    "notifications",
-    "crm-export",
-    "fraud-scoring",
-    "order-service",
-    "pricing",
-];
-const PURPOSES: &[&str] = &["production", "staging", "dev", "read-only", "deploy"];
+use keyward_core::{SEED_PURPOSES as PURPOSES, SEED_SERVICES as SERVICES};
 const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 /// A ten-character id of `n`, in base62 like real ids.

@@ -65,7 +65,8 @@ fn filters(owner: &str) -> Vec<ListQuery> {
             search: Some("kw_".into()),
             ..ListQuery::default()
         },
-        // Too short for trigrams: LIKE while walking the sort's index.
+        // Two characters: SQLite's pair index; on PostgreSQL the pieces' index, then (matching
+        // many) tested row by row while walking the sort's index.
         ListQuery {
             search: Some("bi".into()),
             ..ListQuery::default()
@@ -276,8 +277,8 @@ mod postgres {
             found.push("the page reads the whole key table");
         }
         // A count reads every key it counts. When that is a fifth of the keys or more (no
-        // filter, active, expired), or every key must be tested (a term too short for
-        // trigrams), a sequential scan is PostgreSQL's cheapest plan, as it would be by hand;
+        // filter, active, expired), or a short term's keys are tested row by row (no
+        // trigram), a sequential scan is PostgreSQL's cheapest plan, as it would be by hand;
         // so it is for a search that counts only up to its limit ("kw_", in every handle),
         // which stops early. For any other count it means a missing or unusable index.
         let short_term = query
